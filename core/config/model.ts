@@ -1,0 +1,99 @@
+/**
+ * The compiled config: what the operator writes to KV `herald-config` and what brokers and
+ * dispatchers read. Plain JSON, one entry per resource, durations already in milliseconds,
+ * secrets sealed (see seal.ts) and API keys only as hashes.
+ */
+import type { Filter } from '../resources/types.js';
+
+/** Bumped when the stored shape changes incompatibly; readers skip entries of other versions. */
+export const CONFIG_FORMAT = 1;
+
+/** A secret sealed with the installation's config key: `v1.<base64url iv|tag|ciphertext>`. */
+export type SealedSecret = string;
+
+export interface CompiledEventType {
+  format: typeof CONFIG_FORMAT;
+  namespace: string;
+  name: string;
+  generation: number;
+  /** The CloudEvents `type`. */
+  type: string;
+  description?: string;
+  /** JSON Schema (2020-12) for `data`; absent = any data. */
+  schema?: Record<string, unknown>;
+  /** sha256 of the canonical schema: brokers compile each digest once. */
+  schemaDigest: string;
+  dataContentType: string;
+  deprecated: boolean;
+  stream: string;
+  subject: string;
+}
+
+export interface CompiledProducer {
+  format: typeof CONFIG_FORMAT;
+  namespace: string;
+  name: string;
+  generation: number;
+  displayName?: string;
+  /** EventType names (not CloudEvents types) it may publish, in its namespace. */
+  eventTypes: string[];
+  /** Allowed `source` patterns; `*` matches any suffix; empty = any source. */
+  sources: string[];
+  /** sha256 (hex) of each API key; the keys themselves never leave the operator. */
+  apiKeyHashes: string[];
+  hmacSecret?: SealedSecret;
+  jwt?: { issuer: string; audience: string; jwksUri: string };
+  rateLimit?: { eventsPerSecond: number; burst: number };
+}
+
+export interface CompiledConsumer {
+  eventType: string;
+  stream: string;
+  durable: string;
+}
+
+export interface CompiledSubscription {
+  format: typeof CONFIG_FORMAT;
+  namespace: string;
+  name: string;
+  generation: number;
+  eventTypes: string[];
+  filters: Filter[];
+  sink: {
+    uri: string;
+    verification: 'none' | 'handshake';
+    auth?: {
+      apiKey?: { header: string; value: SealedSecret };
+      bearer?: { token: SealedSecret };
+      oauth2?: { tokenUrl: string; clientId: string; clientSecret: SealedSecret; scopes: string[] };
+    };
+  };
+  delivery: {
+    mode: 'binary' | 'structured';
+    /** Sealed `whsec_…` secrets; several during rotation, each signs. Empty = unsigned. */
+    signingSecrets: SealedSecret[];
+    timeoutMs: number;
+    retry: {
+      maxAttempts: number;
+      backoff: 'exponential' | 'linear';
+      initialDelayMs: number;
+      maxDelayMs: number;
+      retryAfterMaxMs: number;
+    };
+    deadLetterSinkUri?: string;
+    maxInFlight: number;
+    rateLimit?: { eventsPerSecond: number };
+    ordering: 'none' | 'ordered';
+  };
+  startFrom: string;
+  paused: boolean;
+  consumers: CompiledConsumer[];
+}
+
+export interface CompiledConfig {
+  eventTypes: CompiledEventType[];
+  producers: CompiledProducer[];
+  subscriptions: CompiledSubscription[];
+}
+
+export type CompiledEntry = CompiledEventType | CompiledProducer | CompiledSubscription;

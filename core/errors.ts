@@ -1,0 +1,31 @@
+/**
+ * Typed errors with stable codes, in the style of nats.js: callers branch on `code`,
+ * humans read `message`, and the original failure rides along as `cause`.
+ */
+export const ErrorCode = {
+  InvalidDuration: 'ERR_INVALID_DURATION',
+  InvalidQuantity: 'ERR_INVALID_QUANTITY',
+  InvalidResource: 'ERR_INVALID_RESOURCE',
+  SecretMissing: 'ERR_SECRET_MISSING',
+  SealFailed: 'ERR_SEAL_FAILED',
+  ConfigCorrupt: 'ERR_CONFIG_CORRUPT',
+  NatsServerMissing: 'ERR_NATS_SERVER_MISSING',
+  NatsServerStart: 'ERR_NATS_SERVER_START',
+  InvalidCloudEvent: 'ERR_INVALID_CLOUDEVENT',
+  UnsupportedMediaType: 'ERR_UNSUPPORTED_MEDIA_TYPE',
+  Usage: 'ERR_USAGE',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class HeraldError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HeraldError';
+    this.code = code;
+  }
+}
+
+export function isHeraldError(err: unknown, code?: ErrorCode): err is HeraldError {
+  return err instanceof HeraldError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,77 @@
+/**
+ * Every JetStream name Herald uses, made here and nowhere else (DESIGN.md §3), so the
+ * stream-per-EventType decision can move without touching the deployables.
+ */
+import { createHash } from 'node:crypto';
+
+export const CONFIG_BUCKET = 'herald-config';
+export const LEDGER_BUCKET = 'herald-delivered';
+export const DLQ_STREAM = 'HERALD_DLQ';
+export const ATTEMPTS_STREAM = 'HERALD_ATTEMPTS';
+export const EVENT_STREAM_PREFIX = 'HERALD_EVT_';
+
+/** Stream holding one EventType's events. Namespaces and names are DNS labels, valid in stream names. */
+export function streamNameFor(namespace: string, eventType: string): string {
+  return `${EVENT_STREAM_PREFIX}${namespace}_${eventType}`;
+}
+
+export function subjectFor(namespace: string, eventType: string): string {
+  return `herald.evt.${namespace}.${eventType}`;
+}
+
+/** The durable consumer of a Subscription on each of its EventTypes' streams. */
+export function consumerNameFor(subscription: string): string {
+  return subscription;
+}
+
+export function dlqSubjectFor(namespace: string, subscription: string): string {
+  return `herald.dlq.${namespace}.${subscription}`;
+}
+
+export const DLQ_SUBJECTS = 'herald.dlq.>';
+
+export function attemptsSubjectFor(namespace: string, subscription: string): string {
+  return `herald.attempts.${namespace}.${subscription}`;
+}
+
+export const ATTEMPTS_SUBJECTS = 'herald.attempts.>';
+
+export const ConfigKeyPrefix = {
+  EventType: 'eventtype',
+  Producer: 'producer',
+  Subscription: 'subscription',
+} as const;
+export type ConfigKeyPrefix = (typeof ConfigKeyPrefix)[keyof typeof ConfigKeyPrefix];
+
+export function configKeyFor(prefix: ConfigKeyPrefix, namespace: string, name: string): string {
+  return `${prefix}.${namespace}.${name}`;
+}
+
+/** Splits a config key back into its parts; undefined for keys Herald does not own. */
+export function parseConfigKey(
+  key: string,
+): { prefix: ConfigKeyPrefix; namespace: string; name: string } | undefined {
+  const [prefix, namespace, name, ...rest] = key.split('.');
+  if (rest.length > 0 || !namespace || !name) return undefined;
+  const known = Object.values(ConfigKeyPrefix) as string[];
+  if (!prefix || !known.includes(prefix)) return undefined;
+  return { prefix: prefix as ConfigKeyPrefix, namespace, name };
+}
+
+/**
+ * `Nats-Msg-Id` for an event: the producer's namespace, `source` and `id` identify it
+ * (CloudEvents: source+id is unique per event). Length-prefixed so no two triples collide.
+ */
+export function messageIdFor(namespace: string, source: string, id: string): string {
+  const h = createHash('sha256');
+  for (const part of [namespace, source, id]) {
+    h.update(`${Buffer.byteLength(part)}:`);
+    h.update(part);
+  }
+  return h.digest('base64url');
+}
+
+/** Ledger key for a (subscription, event) pair; KV keys allow only [-/_=.a-zA-Z0-9]. */
+export function ledgerKeyFor(namespace: string, subscription: string, messageId: string): string {
+  return `${namespace}.${subscription}.${messageId.replace(/[^-_=a-zA-Z0-9]/g, '_')}`;
+}
