@@ -73,3 +73,17 @@ export interface OutgoingHttpMessage {
   headers: Record<string, string>;
   body: Uint8Array | string;
 }
+
+/** How an HTTP request carried its events (HTTP binding §1.3). */
+export const HttpContentMode = {
+  Structured: 'structured',
+  Binary: 'binary',
+  Batch: 'batch',
+} as const;
+export type HttpContentMode = (typeof HttpContentMode)[keyof typeof HttpContentMode];
+
+/** What `decodeHttpRequest` found: the mode, and every event (one unless batched). */
+export interface DecodedHttpRequest {
+  mode: HttpContentMode;
+  events: CloudEvent[];
+}

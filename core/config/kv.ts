@@ -185,8 +185,10 @@ export async function watchConfig(
       } catch (err) {
         onError(err);
       }
-      // delta is the count of initial entries still pending; 0 marks the last one.
-      if (!e.isUpdate && e.delta === 0) markLoaded();
+      // delta is the count of initial entries still pending; 0 marks the last one. (nats.js
+      // flags that last initial entry isUpdate, so isUpdate cannot tell it apart; later
+      // updates also have delta 0, where resolving again is a no-op.)
+      if (e.delta === 0) markLoaded();
     }
   })().catch(onError);
   await loaded;

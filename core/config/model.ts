@@ -27,6 +27,21 @@ export interface CompiledEventType {
   deprecated: boolean;
   stream: string;
   subject: string;
+  /** Stream limits (the operator's concern; absent in configs written before they existed). */
+  retention?: EventTypeRetention;
+  /** JetStream `duplicate_window`: how long a `Nats-Msg-Id` is remembered. */
+  duplicateWindowMs?: number;
+  /** What happens to the stream when the EventType is deleted. */
+  deletionPolicy?: 'Retain' | 'Delete';
+}
+
+export interface EventTypeRetention {
+  /** 0 = no age limit. */
+  maxAgeMs: number;
+  /** -1 = no size limit. */
+  maxBytes: number;
+  replicas: number;
+  storage: 'file' | 'memory';
 }
 
 export interface CompiledProducer {

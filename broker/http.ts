@@ -1,0 +1,306 @@
+/**
+ * The broker's HTTP binding on plain node:http: routing, credentials, the body size limit,
+ * decoding with Herald's codec, and turning receipts and problems into responses. The
+ * pipeline itself lives in ingest.ts.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { decodeHttpRequest } from '../core/cloudevents/index.js';
+import {
+  CodecError,
+  HttpContentMode,
+  MediaType,
+  type CloudEvent,
+  type DecodedHttpRequest,
+} from '../core/cloudevents/types.js';
+import type { CompiledProducer } from '../core/config/model.js';
+import type { Logger } from '../core/logging.js';
+import { wrapAsProblemError, type IngestPipeline, type Receipt } from './ingest.js';
+import { RouteLabel, type BrokerMetrics } from './metrics.js';
+import {
+  PROBLEM_CONTENT_TYPE,
+  ProblemError,
+  ProblemKind,
+  RETRY_AFTER_SECONDS,
+  buildProblem,
+  mapCodecError,
+  serializeProblem,
+} from './problems.js';
+
+export interface Readiness {
+  ready: boolean;
+  /** Each check's state, e.g. { nats: 'connected', config: 'loaded' }. */
+  checks: Record<string, string>;
+  /** Why not ready, for humans. */
+  reasons: string[];
+}
+
+export interface HttpHandlerOptions {
+  /** Undefined until NATS is connected and the config loaded: /events then answers 503. */
+  getPipeline: () => IngestPipeline | undefined;
+  metrics: BrokerMetrics;
+  logger: Logger;
+  maxBodyBytes: number;
+  getReadiness: () => Readiness;
+  /** True once stop() began: responses then close their connection. */
+  isStopping: () => boolean;
+}
+
+const JSON_CONTENT_TYPE = `${MediaType.Json}; charset=utf-8`;
+const HEALTH_METHODS = 'GET, HEAD';
+
+/** The API key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function extractApiKey(headers: IncomingHttpHeaders): string | undefined {
+  const authorization = headers.authorization;
+  if (authorization !== undefined && /^bearer /i.test(authorization)) {
+    return authorization.slice(7).trim();
+  }
+  const apiKey = headers['x-api-key'];
+  return typeof apiKey === 'string' ? apiKey.trim() : undefined;
+}
+
+export function createRequestHandler(
+  options: HttpHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { metrics, logger, maxBodyBytes, getPipeline, getReadiness, isStopping } = options;
+
+  function finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: RouteLabel,
+    start: number,
+    status: number,
+    headers: Record<string, string | number>,
+    body: string,
+  ): void {
+    headers['content-length'] = Buffer.byteLength(body);
+    if (isStopping()) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(body);
+    metrics.observeRequest(route, req.method ?? '', status, (performance.now() - start) / 1000);
+  }
+
+  function sendProblem(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: RouteLabel,
+    start: number,
+    error: ProblemError,
+    producer?: CompiledProducer,
+    closeConnection = false,
+  ): void {
+    const { problem } = error;
+    const headers: Record<string, string | number> = {
+      'content-type': PROBLEM_CONTENT_TYPE,
+      ...error.headers,
+    };
+    if (closeConnection) headers.connection = 'close';
+    finish(req, res, route, start, problem.status, headers, serializeProblem(problem));
+    // One line per refusal: never the key, never the payload.
+    const fields: Record<string, unknown> = {
+      status: problem.status,
+      problem: problem.type,
+      reason: error.reason,
+      method: req.method,
+      path: route,
+    };
+    if (producer !== undefined) fields.producer = `${producer.namespace}/${producer.name}`;
+    if (problem.status >= 500) logger.warn(fields, 'request refused');
+    else logger.info(fields, 'request refused');
+  }
+
+  function refuseMethod(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: RouteLabel,
+    start: number,
+    allow: string,
+  ): void {
+    const error = new ProblemError(
+      ProblemKind.MethodNotAllowed,
+      `${req.method} is not allowed on ${route}; use ${allow}.`,
+      { headers: { allow } },
+    );
+    sendProblem(req, res, route, start, error);
+  }
+
+  function handleEvents(req: IncomingMessage, res: ServerResponse, start: number): void {
+    const route = RouteLabel.Events;
+    const pipeline = getPipeline();
+    if (pipeline === undefined) {
+      const error = new ProblemError(
+        ProblemKind.NotReady,
+        `The broker is not ready: ${getReadiness().reasons.join('; ')}.`,
+        { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
+      );
+      return sendProblem(req, res, route, start, error);
+    }
+    // Authenticate before reading the body: strangers cost no buffering.
+    let producer: CompiledProducer;
+    try {
+      producer = pipeline.authenticate(extractApiKey(req.headers));
+    } catch (err) {
+      pipeline.recordRequestFailure(undefined, err);
+      return sendProblem(req, res, route, start, wrapAsProblemError(err));
+    }
+    const refuseTooLarge = (): void => {
+      const error = new ProblemError(
+        ProblemKind.PayloadTooLarge,
+        `The request body exceeds the limit of ${maxBodyBytes} bytes.`,
+        { extensions: { maxBodyBytes }, reason: `body over ${maxBodyBytes} bytes` },
+      );
+      pipeline.recordRequestFailure(producer, error);
+      // Close the connection: the rest of the body is never read.
+      sendProblem(req, res, route, start, error, producer, true);
+    };
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > maxBodyBytes) return refuseTooLarge();
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.pause(); // stop reading: the 413 closes the connection
+        chunks.length = 0;
+        refuseTooLarge();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      handleBody(req, res, start, pipeline, producer, body);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    // A client that goes away mid-body gets no answer; nothing was stored.
+    req.on('error', () => req.off('end', onEnd));
+  }
+
+  function handleBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    pipeline: IngestPipeline,
+    producer: CompiledProducer,
+    body: Uint8Array,
+  ): void {
+    const route = RouteLabel.Events;
+    let decoded: DecodedHttpRequest;
+    try {
+      decoded = decodeHttpRequest(req.headers, body);
+    } catch (err) {
+      const error = err instanceof CodecError ? mapCodecError(err) : wrapAsProblemError(err);
+      pipeline.recordRequestFailure(producer, error);
+      return sendProblem(req, res, route, start, error, producer);
+    }
+    const onReceipts = (receipts: Receipt | Receipt[]): void =>
+      finish(
+        req,
+        res,
+        route,
+        start,
+        202,
+        { 'content-type': JSON_CONTENT_TYPE },
+        JSON.stringify(receipts),
+      );
+    const onError = (err: unknown): void =>
+      sendProblem(req, res, route, start, wrapAsProblemError(err), producer);
+    if (decoded.mode === HttpContentMode.Batch) {
+      pipeline.ingestBatch(producer, decoded.events).then(onReceipts, onError);
+    } else {
+      pipeline.ingestOne(producer, decoded.events[0] as CloudEvent).then(onReceipts, onError);
+    }
+  }
+
+  function handleReadyz(req: IncomingMessage, res: ServerResponse, start: number): void {
+    const readiness = getReadiness();
+    if (readiness.ready) {
+      const body = JSON.stringify({ status: 'ready', checks: readiness.checks });
+      return finish(
+        req,
+        res,
+        RouteLabel.Readyz,
+        start,
+        200,
+        { 'content-type': JSON_CONTENT_TYPE },
+        body,
+      );
+    }
+    const problem = buildProblem(
+      ProblemKind.NotReady,
+      `The broker is not ready: ${readiness.reasons.join('; ')}.`,
+      { checks: readiness.checks },
+    );
+    // Probes are frequent: not logged.
+    finish(
+      req,
+      res,
+      RouteLabel.Readyz,
+      start,
+      problem.status,
+      { 'content-type': PROBLEM_CONTENT_TYPE, 'retry-after': String(RETRY_AFTER_SECONDS) },
+      serializeProblem(problem),
+    );
+  }
+
+  function handleMetrics(req: IncomingMessage, res: ServerResponse, start: number): void {
+    metrics.registry.metrics().then(
+      (text) =>
+        finish(
+          req,
+          res,
+          RouteLabel.Metrics,
+          start,
+          200,
+          {
+            'content-type': metrics.registry.contentType,
+          },
+          text,
+        ),
+      (err: unknown) => sendProblem(req, res, RouteLabel.Metrics, start, wrapAsProblemError(err)),
+    );
+  }
+
+  return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    const method = req.method;
+    const isRead = method === 'GET' || method === 'HEAD';
+    switch (path) {
+      case '/events':
+        if (method === 'POST') return handleEvents(req, res, start);
+        return refuseMethod(req, res, RouteLabel.Events, start, 'POST');
+      case '/healthz':
+        if (!isRead) return refuseMethod(req, res, RouteLabel.Healthz, start, HEALTH_METHODS);
+        return finish(
+          req,
+          res,
+          RouteLabel.Healthz,
+          start,
+          200,
+          {
+            'content-type': JSON_CONTENT_TYPE,
+          },
+          '{"status":"ok"}',
+        );
+      case '/readyz':
+        if (!isRead) return refuseMethod(req, res, RouteLabel.Readyz, start, HEALTH_METHODS);
+        return handleReadyz(req, res, start);
+      case '/metrics':
+        if (!isRead) return refuseMethod(req, res, RouteLabel.Metrics, start, HEALTH_METHODS);
+        return handleMetrics(req, res, start);
+      default: {
+        const error = new ProblemError(ProblemKind.NotFound, `No resource at ${path}.`, {
+          reason: 'unknown path',
+        });
+        return sendProblem(req, res, RouteLabel.Other, start, error);
+      }
+    }
+  };
+}

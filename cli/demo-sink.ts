@@ -1,0 +1,126 @@
+/**
+ * `herald sink`: a demo webhook receiver. Prints each delivery (type, id, source, data) and
+ * whether its Standard Webhooks signature verifies, then answers 204. Accepts binary and
+ * structured mode, as the dispatcher sends either.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeHttpRequest } from '../core/cloudevents/index.js';
+import type { CloudEvent } from '../core/cloudevents/types.js';
+import { verifyWebhook, WebhookHeader } from '../core/signing.js';
+
+export interface DemoSinkOptions {
+  port: number;
+  host?: string;
+  /** Signing secrets (`whsec_…`) a delivery may be signed with; empty = report "unsigned". */
+  secrets: readonly string[];
+  /** Where lines go (stdout by default). */
+  write?: (line: string) => void;
+  /** Called for each delivery, after printing (tests). */
+  onDelivery?: (delivery: SinkDelivery) => void;
+}
+
+export const SignatureStatus = {
+  Verified: 'verified',
+  Invalid: 'INVALID',
+  Unsigned: 'unsigned',
+  NoSecret: 'not checked (no secret configured)',
+} as const;
+export type SignatureStatus = (typeof SignatureStatus)[keyof typeof SignatureStatus];
+
+export interface SinkDelivery {
+  event: CloudEvent | undefined;
+  error?: string;
+  signature: SignatureStatus;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+export interface RunningDemoSink {
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function checkSignature(
+  secrets: readonly string[],
+  req: IncomingMessage,
+  body: Buffer,
+): SignatureStatus {
+  const signature = headerText(req.headers[WebhookHeader.Signature]);
+  if (!signature) return SignatureStatus.Unsigned;
+  if (secrets.length === 0) return SignatureStatus.NoSecret;
+  const result = verifyWebhook(
+    secrets,
+    {
+      id: headerText(req.headers[WebhookHeader.Id]),
+      timestamp: headerText(req.headers[WebhookHeader.Timestamp]),
+      signature,
+    },
+    body,
+  );
+  return result.ok ? SignatureStatus.Verified : SignatureStatus.Invalid;
+}
+
+function describeData(event: CloudEvent): string {
+  const data = event.data;
+  if (!data) return '(none)';
+  if (data.kind === 'json') return data.text ?? JSON.stringify(data.value);
+  if (data.kind === 'text') return data.value;
+  return `<${data.value.byteLength} bytes>`;
+}
+
+export function formatDelivery(d: SinkDelivery): string {
+  if (!d.event) return `[sink] not a CloudEvent (${d.error}); signature: ${d.signature}`;
+  const a = d.event.attributes;
+  return [
+    `[sink] ${String(a.type)}  id=${String(a.id)}  source=${String(a.source)}  signature: ${d.signature}`,
+    `       data: ${describeData(d.event)}`,
+  ].join('\n');
+}
+
+export async function startDemoSink(options: DemoSinkOptions): Promise<RunningDemoSink> {
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      let event: CloudEvent | undefined;
+      let error: string | undefined;
+      try {
+        event = decodeHttpRequest(req.headers, body).events[0];
+      } catch (err) {
+        error = err instanceof Error ? err.message : String(err);
+      }
+      const delivery: SinkDelivery = {
+        event,
+        signature: checkSignature(options.secrets, req, body),
+        headers: req.headers,
+        body,
+        ...(error === undefined ? {} : { error }),
+      };
+      write(formatDelivery(delivery));
+      options.onDelivery?.(delivery);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}/`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The flags of DESIGN.md §6, each with its env var and default, in one table. Only the CLI
+ * reads flags and env; deployables get typed options.
+ */
+import { parseArgs } from 'node:util';
+import { ErrorCode, HeraldError } from '../core/errors.js';
+
+export interface FlagSpec {
+  env?: string;
+  type: 'string' | 'boolean';
+  default?: string | boolean;
+  help: string;
+}
+
+export const FLAGS = {
+  resources: {
+    env: 'HERALD_RESOURCES',
+    type: 'string',
+    help: 'directory of YAML resources (file mode)',
+  },
+  'http-port': {
+    env: 'HERALD_HTTP_PORT',
+    type: 'string',
+    default: '8080',
+    help: 'broker HTTP port',
+  },
+  'grpc-port': {
+    env: 'HERALD_GRPC_PORT',
+    type: 'string',
+    default: '9620',
+    help: 'broker gRPC port (gRPC ingest is not served yet; the port is reserved)',
+  },
+  nats: { env: 'NATS_URL', type: 'string', help: 'NATS server URL, e.g. nats://127.0.0.1:4222' },
+  'nats-port': {
+    env: 'HERALD_NATS_PORT',
+    type: 'string',
+    default: '4222',
+    help: 'port of the local nats-server that `run` starts (when --nats is not given)',
+  },
+  'sink-port': { env: 'HERALD_SINK_PORT', type: 'string', default: '8088', help: 'demo sink port' },
+  port: { env: 'HERALD_SINK_PORT', type: 'string', default: '8088', help: 'port to listen on' },
+  'data-dir': {
+    env: 'HERALD_DATA_DIR',
+    type: 'string',
+    default: '.herald',
+    help: 'local state (NATS store, config key)',
+  },
+  'allow-private-sinks': {
+    env: 'HERALD_ALLOW_PRIVATE_SINKS',
+    type: 'boolean',
+    help: 'allow webhooks on loopback/private addresses',
+  },
+  'config-key-file': {
+    env: 'HERALD_CONFIG_KEY_FILE',
+    type: 'string',
+    help: 'file holding the 32-byte config sealing key (hex or base64); or set HERALD_CONFIG_KEY',
+  },
+  secret: {
+    env: 'HERALD_SINK_SECRET',
+    type: 'string',
+    help: 'signing secret (whsec_…) to verify deliveries with',
+  },
+  'log-level': { env: 'HERALD_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error' },
+  help: { type: 'boolean', help: 'show this help' },
+} as const satisfies Record<string, FlagSpec>;
+
+export type FlagName = keyof typeof FLAGS;
+
+export interface CommandSpec {
+  summary: string;
+  flags: readonly FlagName[];
+  /** Per-command defaults that differ from the table (e.g. `run` allows private sinks). */
+  defaults?: Partial<Record<FlagName, string | boolean>>;
+}
+
+export type FlagValues = Partial<Record<FlagName, string | boolean>>;
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+
+/** Parses argv for one command: flag, else env var, else the command's or table's default. */
+export function parseCommandFlags(
+  command: CommandSpec,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): FlagValues {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const name of command.flags) options[name] = { type: FLAGS[name].type };
+  options.help = { type: 'boolean' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (cause) {
+    throw new HeraldError(ErrorCode.Usage, (cause as Error).message, { cause });
+  }
+  const values: FlagValues = {};
+  for (const name of [...command.flags, 'help' as const]) {
+    const spec: FlagSpec = FLAGS[name];
+    const given = parsed.values[name];
+    const fromEnv = spec.env ? env[spec.env] : undefined;
+    if (given !== undefined) values[name] = given;
+    else if (fromEnv !== undefined && fromEnv !== '') {
+      values[name] = spec.type === 'boolean' ? TRUE_WORDS.has(fromEnv.toLowerCase()) : fromEnv;
+    } else {
+      const fallback = command.defaults?.[name] ?? spec.default;
+      if (fallback !== undefined) values[name] = fallback;
+    }
+  }
+  return values;
+}
+
+export function readPort(values: FlagValues, name: FlagName): number {
+  const text = String(values[name]);
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new HeraldError(
+      ErrorCode.Usage,
+      `--${name} must be a port number (0-65535), got "${text}"`,
+    );
+  }
+  return port;
+}
+
+export function formatCommandHelp(name: string, command: CommandSpec): string {
+  const lines = [`Usage: herald ${name} [flags]`, '', command.summary, '', 'Flags:'];
+  for (const flag of [...command.flags, 'help' as const]) {
+    const spec: FlagSpec = FLAGS[flag];
+    const def = command.defaults?.[flag] ?? spec.default;
+    const meta = [
+      spec.env ? `env ${spec.env}` : '',
+      def !== undefined ? `default ${String(def)}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    const left = `  --${flag}${spec.type === 'string' ? ' VALUE' : ''}`;
+    lines.push(`${left.padEnd(30)}${spec.help}${meta ? ` (${meta})` : ''}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+/**
+ * `herald`: one executable for every part (DESIGN.md §6). Thin: parse flags and env, build
+ * typed options, start the part, stop it cleanly on SIGINT/SIGTERM.
+ */
+import { startBroker } from '../broker/main.js';
+import { createLogger } from '../core/logging.js';
+import { isHeraldError } from '../core/errors.js';
+import { startDispatcher } from '../dispatcher/main.js';
+import { startOperator } from '../operator/main.js';
+import { loadConfigKey } from './config-key.js';
+import { startDemoSink } from './demo-sink.js';
+import {
+  formatCommandHelp,
+  parseCommandFlags,
+  readPort,
+  type CommandSpec,
+  type FlagValues,
+} from './flags.js';
+import { runHerald } from './run.js';
+
+const COMMANDS = {
+  run: {
+    summary:
+      'Run everything on this machine: a local nats-server (unless --nats), the operator in file mode, a broker, a dispatcher and the demo sink.',
+    flags: [
+      'resources',
+      'http-port',
+      'grpc-port',
+      'nats',
+      'nats-port',
+      'sink-port',
+      'data-dir',
+      'allow-private-sinks',
+      'log-level',
+    ],
+    defaults: { resources: 'examples', 'allow-private-sinks': true, 'log-level': 'warn' },
+  },
+  operator: {
+    summary:
+      'Compile EventTypes, Producers and Subscriptions into the NATS config bucket, streams and consumers. With --resources DIR it reads YAML files (file mode).',
+    flags: ['nats', 'resources', 'config-key-file', 'log-level'],
+  },
+  broker: {
+    summary: 'Accept CloudEvents over HTTP (POST /events), authenticate, validate and store them.',
+    flags: ['nats', 'http-port', 'grpc-port', 'log-level'],
+  },
+  dispatcher: {
+    summary: 'Deliver stored events to Subscription webhooks: signed, retried, dead-lettered.',
+    flags: ['nats', 'allow-private-sinks', 'config-key-file', 'log-level'],
+  },
+  sink: {
+    summary: 'A demo webhook receiver: prints each delivery and whether its signature verifies.',
+    flags: ['port', 'secret'],
+  },
+} as const satisfies Record<string, CommandSpec>;
+type CommandName = keyof typeof COMMANDS;
+
+const USAGE = [
+  'Usage: herald <command> [flags]',
+  '',
+  'Commands:',
+  ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)}${c.summary.split('. ')[0]}`),
+  '',
+  'Run `herald <command> --help` for its flags.',
+].join('\n');
+
+function requireNats(values: FlagValues, command: string): string {
+  const url = values.nats;
+  if (typeof url !== 'string' || !url) {
+    throw new Error(`herald ${command} needs --nats URL (or NATS_URL)`);
+  }
+  return url;
+}
+
+function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (): void => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function startCommand(name: CommandName, values: FlagValues): Promise<() => Promise<void>> {
+  const level = typeof values['log-level'] === 'string' ? values['log-level'] : 'info';
+  const env = process.env;
+  switch (name) {
+    case 'run': {
+      const running = await runHerald({
+        resourcesDir: String(values.resources),
+        dataDir: String(values['data-dir']),
+        ...(typeof values.nats === 'string' ? { natsUrl: values.nats } : {}),
+        natsPort: readPort(values, 'nats-port'),
+        httpPort: readPort(values, 'http-port'),
+        sinkPort: readPort(values, 'sink-port'),
+        allowPrivateSinks: values['allow-private-sinks'] === true,
+        logLevel: level,
+      });
+      return running.stop;
+    }
+    case 'operator': {
+      if (typeof values.resources !== 'string') {
+        throw new Error(
+          'herald operator needs --resources DIR (file mode); the Kubernetes mode is not available in this release',
+        );
+      }
+      const op = await startOperator({
+        natsUrl: requireNats(values, name),
+        resourcesDir: values.resources,
+        configKey: loadConfigKey(
+          env.HERALD_CONFIG_KEY,
+          values['config-key-file'] as string | undefined,
+        ),
+        logger: createLogger('operator', { level }),
+        watch: true,
+      });
+      return () => op.stop();
+    }
+    case 'broker': {
+      const broker = await startBroker({
+        natsUrl: requireNats(values, name),
+        httpPort: readPort(values, 'http-port'),
+        logger: createLogger('broker', { level }),
+      });
+      return () => broker.stop();
+    }
+    case 'dispatcher': {
+      const d = await startDispatcher({
+        natsUrl: requireNats(values, name),
+        configKey: loadConfigKey(
+          env.HERALD_CONFIG_KEY,
+          values['config-key-file'] as string | undefined,
+        ),
+        logger: createLogger('dispatcher', { level }),
+        allowPrivateSinks: values['allow-private-sinks'] === true,
+      });
+      return () => d.stop();
+    }
+    case 'sink': {
+      const secrets =
+        typeof values.secret === 'string' ? values.secret.split(/[\s,]+/).filter(Boolean) : [];
+      const sink = await startDemoSink({ port: readPort(values, 'port'), secrets });
+      console.log(`demo sink listening on ${sink.url}`);
+      return () => sink.stop();
+    }
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  if (!(name in COMMANDS)) {
+    console.error(`herald: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  const command: CommandSpec = COMMANDS[name as CommandName];
+  let values: FlagValues;
+  try {
+    values = parseCommandFlags(command, rest, process.env);
+  } catch (err) {
+    console.error(
+      `herald ${name}: ${(err as Error).message}\n\n${formatCommandHelp(name, command)}`,
+    );
+    return 2;
+  }
+  if (values.help) {
+    console.log(formatCommandHelp(name, command));
+    return 0;
+  }
+  try {
+    const stop = await startCommand(name as CommandName, values);
+    onShutdown(stop);
+    return -1; // keep running
+  } catch (err) {
+    console.error(`herald ${name}: ${isHeraldError(err) ? err.message : (err as Error).message}`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exit(code);

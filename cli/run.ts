@@ -1,0 +1,132 @@
+/**
+ * `herald run`: the whole product in one process tree on a laptop. A local nats-server
+ * (unless --nats), the operator in file mode, a broker, a dispatcher and the demo sink.
+ */
+import { join, resolve } from 'node:path';
+import { startBroker, type RunningBroker } from '../broker/main.js';
+import { startDispatcher, type RunningDispatcher } from '../dispatcher/main.js';
+import { createLogger, type Logger } from '../core/logging.js';
+import { readSecretValue } from '../core/resources/validate.js';
+import { loadResourceDirectory } from '../operator/files.js';
+import { startOperator, type RunningOperator } from '../operator/main.js';
+import { startDemoSink, type RunningDemoSink } from './demo-sink.js';
+import { startNatsServer, type NatsServerProcess } from './nats-server-process.js';
+import { ensureLocalConfigKey } from './config-key.js';
+
+export interface RunOptions {
+  resourcesDir: string;
+  dataDir: string;
+  natsUrl?: string;
+  natsPort: number;
+  httpPort: number;
+  sinkPort: number;
+  allowPrivateSinks: boolean;
+  logLevel: string;
+  /** Where component logs go; stderr by default so the sink's lines stay readable on stdout. */
+  logDestination?: NodeJS.WritableStream;
+  /** Where the sink and banner print; stdout by default. */
+  write?: (line: string) => void;
+}
+
+export interface RunningHerald {
+  natsUrl: string;
+  brokerUrl: string;
+  sinkUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Signing secrets of every Subscription in the resources, so the demo sink can verify them. */
+async function collectSigningSecrets(resourcesDir: string, log: Logger): Promise<string[]> {
+  const { resources, secrets } = await loadResourceDirectory(resourcesDir);
+  const found: string[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'Subscription') continue;
+    const ref = r.spec.delivery?.signing?.secretRef;
+    if (!ref) continue;
+    const ns = r.metadata.namespace ?? 'default';
+    const secret = secrets.find(
+      (s) => s.metadata.name === ref.name && (s.metadata.namespace ?? 'default') === ns,
+    );
+    const value = secret && readSecretValue(secret, ref.key);
+    if (value) found.push(value);
+    else
+      log.warn(
+        { subscription: `${ns}/${r.metadata.name}` },
+        'signing secret not found for the demo sink',
+      );
+  }
+  return found;
+}
+
+export async function runHerald(options: RunOptions): Promise<RunningHerald> {
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const destination = options.logDestination ?? process.stderr;
+  const logger = (name: string): Logger =>
+    createLogger(name, { level: options.logLevel, destination });
+  const log = logger('run');
+  const dataDir = resolve(options.dataDir);
+  const resourcesDir = resolve(options.resourcesDir);
+  const configKey = ensureLocalConfigKey(dataDir);
+  const stack: { name: string; stop: () => Promise<void> }[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const part of stack.reverse()) {
+      try {
+        await part.stop();
+      } catch (err) {
+        log.error({ err, part: part.name }, 'stop failed');
+      }
+    }
+  };
+  try {
+    let natsUrl = options.natsUrl;
+    if (!natsUrl) {
+      const nats: NatsServerProcess = await startNatsServer({
+        storeDir: join(dataDir, 'nats'),
+        port: options.natsPort,
+      });
+      stack.push({ name: 'nats-server', stop: () => nats.stop() });
+      natsUrl = nats.url;
+    }
+    const operator: RunningOperator = await startOperator({
+      natsUrl,
+      resourcesDir,
+      configKey,
+      logger: logger('operator'),
+      watch: true,
+    });
+    stack.push({ name: 'operator', stop: () => operator.stop() });
+    const dispatcher: RunningDispatcher = await startDispatcher({
+      natsUrl,
+      configKey,
+      logger: logger('dispatcher'),
+      allowPrivateSinks: options.allowPrivateSinks,
+    });
+    stack.push({ name: 'dispatcher', stop: () => dispatcher.stop() });
+    const sink: RunningDemoSink = await startDemoSink({
+      port: options.sinkPort,
+      secrets: await collectSigningSecrets(resourcesDir, log),
+      write,
+    });
+    stack.push({ name: 'sink', stop: () => sink.stop() });
+    const broker: RunningBroker = await startBroker({
+      natsUrl,
+      httpPort: options.httpPort,
+      logger: logger('broker'),
+    });
+    stack.push({ name: 'broker', stop: () => broker.stop() });
+    const brokerUrl = `http://127.0.0.1:${broker.port}`;
+    write(
+      [
+        `Herald is running (resources: ${resourcesDir})`,
+        `  broker   ${brokerUrl}/events`,
+        `  nats     ${natsUrl}`,
+        `  sink     ${sink.url}`,
+        'Press Ctrl-C to stop.',
+      ].join('\n'),
+    );
+    return { natsUrl, brokerUrl, sinkUrl: sink.url, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

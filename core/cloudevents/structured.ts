@@ -1,0 +1,284 @@
+/**
+ * JSON event format (application/cloudevents+json) and JSON batch format
+ * (application/cloudevents-batch+json). The structured text written here is also Herald's
+ * storage format in JetStream, so encode → decode round-trips exactly.
+ */
+import { isUtf8 } from 'node:buffer';
+import {
+  checkAttribute,
+  checkRequiredAttributes,
+  checkSpecVersion,
+  createAttributeError,
+} from './attributes.js';
+import { isJsonEssence, readMediaTypeEssence } from './media-type.js';
+import { CodecError, CodecErrorCode, type CloudEvent, type EventData } from './types.js';
+import { isBase64 } from './value-formats.js';
+
+/** Bytes to string, refusing invalid UTF-8 (RFC 8259 §8.1) instead of substituting U+FFFD. */
+export function decodeUtf8Body(body: Uint8Array, what: string): string {
+  if (!isUtf8(body)) {
+    throw new CodecError(CodecErrorCode.Malformed, `${what} is not valid UTF-8`);
+  }
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}
+
+/** Parses JSON; a failure is a client error whose message does not echo the body back. */
+function parseJsonBody(text: string, what: string): unknown {
+  if (text.length === 0) throw new CodecError(CodecErrorCode.Malformed, `${what} is empty`);
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new CodecError(CodecErrorCode.Malformed, `${what} is not valid JSON`, { cause });
+  }
+}
+
+const NOT_PARSED: unique symbol = Symbol('not parsed');
+
+function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return NOT_PARSED;
+  }
+}
+
+function isJsonWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
+}
+
+const DATA_KEY = '"data"';
+
+/**
+ * When `"data"` is the last member (as Herald writes it, and as most producers do), parses the
+ * attributes and the data separately — together one parse of the body — so the exact JSON text
+ * of `data` is kept without re-stringifying. Returns undefined when the shape does not fit; the
+ * caller then parses the whole body.
+ *
+ * The first `"data"` followed by `:` is a key (inside a JSON string a quote is escaped), and
+ * attributes are scalars, so it is the top-level member. Correctness does not rest on that: if
+ * the head (everything before it, closed with `}`) and the tail both parse, the body is valid
+ * JSON of exactly that shape.
+ */
+function splitTrailingData(
+  text: string,
+):
+  { head: Record<string, unknown>; headText: string; data: unknown; dataText: string } | undefined {
+  let key = text.indexOf(DATA_KEY);
+  let start = 0;
+  for (; key !== -1; key = text.indexOf(DATA_KEY, key + 1)) {
+    start = key + DATA_KEY.length;
+    while (isJsonWhitespace(text.charCodeAt(start))) start++;
+    if (text.charCodeAt(start) === 0x3a /* : */) break; // else a string value, not a key
+  }
+  if (key <= 0) return undefined;
+  start++;
+  while (isJsonWhitespace(text.charCodeAt(start))) start++;
+  let end = text.length - 1;
+  while (end > start && isJsonWhitespace(text.charCodeAt(end))) end--;
+  if (text.charCodeAt(end) !== 0x7d /* } */) return undefined;
+  let tail = end - 1;
+  while (tail > start && isJsonWhitespace(text.charCodeAt(tail))) tail--;
+  // An object or array value ends with its own bracket; a scalar never ends with one. A
+  // mismatch means data is not the last member: skip without paying for a failed parse.
+  const first = text.charCodeAt(start);
+  const last = text.charCodeAt(tail);
+  const closesContainer = last === 0x7d || last === 0x5d;
+  if (first === 0x7b ? last !== 0x7d : first === 0x5b ? last !== 0x5d : closesContainer) {
+    return undefined;
+  }
+  let before = key - 1;
+  while (before > 0 && isJsonWhitespace(text.charCodeAt(before))) before--;
+  let headText: string;
+  const c = text.charCodeAt(before);
+  if (c === 0x7b /* { */) headText = text.slice(0, before + 1) + '}';
+  else if (c === 0x2c /* , */) headText = text.slice(0, before) + '}';
+  else return undefined;
+  const head = tryParseJson(headText);
+  if (head === NOT_PARSED || typeof head !== 'object' || head === null) return undefined;
+  const dataText = text.slice(start, tail + 1);
+  const data = tryParseJson(dataText);
+  if (data === NOT_PARSED) return undefined;
+  return { head: head as Record<string, unknown>, headText, data, dataText };
+}
+
+/**
+ * JSON format §2.2: an Integer is written as its integer component only. JSON.parse turns
+ * `5.0` and `5e0` into 5, so number-valued attributes are checked against the source text.
+ */
+const NON_INTEGER_MEMBER = /"([a-z0-9]{1,128})"[ \t\r\n]*:[ \t\r\n]*-?[0-9]+[.eE]/g;
+
+function findNonIntegerMembers(source: string): Set<string> {
+  const names = new Set<string>();
+  for (const m of source.matchAll(NON_INTEGER_MEMBER)) names.add(m[1] ?? '');
+  return names;
+}
+
+interface DataMember {
+  value: unknown;
+  text?: string;
+}
+
+/**
+ * Turns one parsed JSON-format object into a CloudEvent. `path` prefixes attribute names in
+ * errors (a batch index); `source` is the JSON text the attributes came from.
+ */
+export function decodeEventObject(
+  object: unknown,
+  path: string,
+  source: string,
+  trailingData?: DataMember,
+): CloudEvent {
+  if (typeof object !== 'object' || object === null || Array.isArray(object)) {
+    const what = path === '' ? 'body' : `event ${path.slice(0, -1)}`;
+    throw new CodecError(CodecErrorCode.Malformed, `${what} must be a JSON object`, {
+      attribute: path === '' ? undefined : path.slice(0, -1),
+    });
+  }
+  const members = object as Record<string, unknown>;
+  checkSpecVersion(members.specversion ?? undefined, path);
+  const attributes: Record<string, string | number | boolean> = {};
+  let data: DataMember | undefined;
+  let base64: unknown;
+  let hasNumber = false;
+  for (const name of Object.keys(members)) {
+    const value = members[name];
+    if (name === 'data') {
+      data = { value };
+    } else if (name === 'data_base64') {
+      base64 = value ?? undefined;
+    } else if (value !== null) {
+      // JSON format §2.2: null means the attribute is absent.
+      checkAttribute(name, value, path);
+      attributes[name] = value as string | number | boolean;
+      if (typeof value === 'number') hasNumber = true;
+    }
+  }
+  checkRequiredAttributes(attributes, path);
+  if (hasNumber) checkIntegerForms(attributes, path, source);
+  if (trailingData !== undefined) data = trailingData;
+  return { attributes, data: decodeDataMember(attributes, data, base64, path) };
+}
+
+function checkIntegerForms(
+  attributes: Record<string, unknown>,
+  path: string,
+  source: string,
+): void {
+  const bad = findNonIntegerMembers(source);
+  for (const name of Object.keys(attributes)) {
+    if (typeof attributes[name] === 'number' && bad.has(name)) {
+      throw createAttributeError(
+        CodecErrorCode.InvalidAttribute,
+        path,
+        name,
+        'must be an integer written without a fraction or exponent',
+      );
+    }
+    if (Object.is(attributes[name], -0)) attributes[name] = 0;
+  }
+}
+
+function decodeDataMember(
+  attributes: Record<string, unknown>,
+  data: DataMember | undefined,
+  base64: unknown,
+  path: string,
+): EventData | undefined {
+  if (base64 !== undefined) {
+    if (data !== undefined) {
+      throw new CodecError(
+        CodecErrorCode.ConflictingData,
+        `"${path}data" and "${path}data_base64" are both present: an event has one or neither`,
+        { attribute: `${path}data_base64` },
+      );
+    }
+    if (typeof base64 !== 'string' || !isBase64(base64)) {
+      throw new CodecError(
+        CodecErrorCode.InvalidEncoding,
+        `"${path}data_base64" must be a base64 string (RFC 4648, padded)`,
+        { attribute: `${path}data_base64` },
+      );
+    }
+    const bytes = Buffer.from(base64, 'base64');
+    return { kind: 'binary', value: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) };
+  }
+  if (data === undefined) return undefined;
+  const contentType = attributes.datacontenttype;
+  if (typeof contentType !== 'string' || isJsonEssence(readMediaTypeEssence(contentType))) {
+    return data.text === undefined
+      ? { kind: 'json', value: data.value }
+      : { kind: 'json', value: data.value, text: data.text };
+  }
+  if (typeof data.value === 'string') return { kind: 'text', value: data.value };
+  // Serializers often write `"data": null` for "no data"; only JSON types give null a meaning.
+  if (data.value === null) return undefined;
+  throw new CodecError(
+    CodecErrorCode.Malformed,
+    `"${path}data" must be a string, because datacontenttype is not a JSON media type`,
+    { attribute: `${path}data` },
+  );
+}
+
+/** Decodes one event in the JSON format (application/cloudevents+json). */
+export function decodeStructured(body: Uint8Array | string): CloudEvent {
+  const text = typeof body === 'string' ? body : decodeUtf8Body(body, 'body');
+  const split = splitTrailingData(text);
+  if (split !== undefined) {
+    const data = { value: split.data, text: split.dataText };
+    return decodeEventObject(split.head, '', split.headText, data);
+  }
+  return decodeEventObject(parseJsonBody(text, 'body'), '', text);
+}
+
+/** Decodes a JSON batch (application/cloudevents-batch+json); `[]` is a valid, empty batch. */
+export function decodeBatch(body: Uint8Array | string): CloudEvent[] {
+  const text = typeof body === 'string' ? body : decodeUtf8Body(body, 'body');
+  const parsed = parseJsonBody(text, 'body');
+  if (!Array.isArray(parsed)) {
+    throw new CodecError(CodecErrorCode.Malformed, 'a batch must be a JSON array of events');
+  }
+  const events = new Array<CloudEvent>(parsed.length);
+  for (let i = 0; i < parsed.length; i++) {
+    events[i] = decodeEventObject(parsed[i], `[${i}].`, text);
+  }
+  return events;
+}
+
+function encodeDataMember(data: EventData): string {
+  switch (data.kind) {
+    case 'json': {
+      const text = data.text ?? JSON.stringify(data.value);
+      if (text === undefined) {
+        throw new CodecError(CodecErrorCode.Malformed, 'data is not a JSON value', {
+          attribute: 'data',
+        });
+      }
+      return `"data":${text}`;
+    }
+    case 'text':
+      return `"data":${JSON.stringify(data.value)}`;
+    case 'binary': {
+      const v = data.value;
+      return `"data_base64":"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}"`;
+    }
+  }
+}
+
+/**
+ * Encodes one event as JSON format text. `data` goes last and JSON data keeps its exact text
+ * when it has one, which is what lets `decodeStructured` recover that text cheaply.
+ */
+export function encodeStructured(event: CloudEvent): string {
+  const { attributes, data } = event;
+  if (Object.hasOwn(attributes, 'data') || Object.hasOwn(attributes, 'data_base64')) {
+    throw new CodecError(
+      CodecErrorCode.InvalidAttributeName,
+      'attributes must not be named "data" or "data_base64"',
+      { attribute: 'data' },
+    );
+  }
+  const head = JSON.stringify(attributes);
+  if (data === undefined) return head;
+  const member = encodeDataMember(data);
+  return head.length === 2 ? `{${member}}` : `${head.slice(0, -1)},${member}}`;
+}

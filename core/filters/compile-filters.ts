@@ -1,0 +1,154 @@
+/**
+ * CloudEvents Subscriptions API filter dialects (exact, prefix, suffix, all, any, not) compiled
+ * once per Subscription into a plain predicate over context attributes, so the dispatcher's hot
+ * path does no parsing. Shared in core/ so the operator can reject a bad filter at compile time
+ * with the very code the dispatcher runs.
+ *
+ * Semantics (https://github.com/cloudevents/spec/blob/main/subscriptions/spec.md §3.2.4):
+ * - the top-level list is ANDed; an empty list matches every event;
+ * - exact/prefix/suffix compare the string form of the named attribute, case-sensitively; a
+ *   missing attribute never matches. Several attributes in one object are ANDed (as Knative
+ *   does; the spec asks for exactly one);
+ * - all/any need at least one nested filter; not negates one.
+ * `sql` (CESQL) is not implemented yet and is refused with a typed error.
+ */
+import type { AttributeValue } from '../cloudevents/types.js';
+import type { Filter } from '../resources/types.js';
+
+export const FilterErrorCode = {
+  /** A dialect Herald knows of but does not evaluate (yet): `sql`. */
+  UnsupportedDialect: 'ERR_FILTER_UNSUPPORTED_DIALECT',
+  /** Not a valid filter expression (unknown dialect, wrong shape, empty). */
+  InvalidFilter: 'ERR_FILTER_INVALID',
+} as const;
+export type FilterErrorCode = (typeof FilterErrorCode)[keyof typeof FilterErrorCode];
+
+export class FilterError extends Error {
+  readonly code: FilterErrorCode;
+  /** Where in the filter list the fault is, e.g. `filters[1].any[0]`. */
+  readonly path: string;
+  constructor(code: FilterErrorCode, path: string, message: string) {
+    super(`${path}: ${message}`);
+    this.name = 'FilterError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
+export function isFilterError(err: unknown, code?: FilterErrorCode): err is FilterError {
+  return err instanceof FilterError && (code === undefined || err.code === code);
+}
+
+/** Context attributes by lower-case name, as CloudEvent.attributes holds them. */
+export type FilterAttributes = Readonly<Record<string, AttributeValue | undefined>>;
+export type FilterPredicate = (attributes: FilterAttributes) => boolean;
+
+export const FilterDialect = {
+  Exact: 'exact',
+  Prefix: 'prefix',
+  Suffix: 'suffix',
+  All: 'all',
+  Any: 'any',
+  Not: 'not',
+  Sql: 'sql',
+} as const;
+export type FilterDialect = (typeof FilterDialect)[keyof typeof FilterDialect];
+
+const KNOWN_DIALECTS = new Set<string>(Object.values(FilterDialect));
+
+const matchAll: FilterPredicate = () => true;
+
+/** Compiles a Subscription's filter list (ANDed) into one predicate; throws FilterError. */
+export function compileFilters(filters: readonly Filter[]): FilterPredicate {
+  if (!Array.isArray(filters)) {
+    throw new FilterError(FilterErrorCode.InvalidFilter, 'filters', 'must be a list');
+  }
+  const predicates = filters.map((f, i) => compileFilter(f, `filters[${i}]`));
+  return combineAll(predicates) ?? matchAll;
+}
+
+function combineAll(predicates: FilterPredicate[]): FilterPredicate | undefined {
+  if (predicates.length === 0) return undefined;
+  if (predicates.length === 1) return predicates[0];
+  return (attributes) => predicates.every((p) => p(attributes));
+}
+
+function compileFilter(filter: unknown, path: string): FilterPredicate {
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
+    throw new FilterError(FilterErrorCode.InvalidFilter, path, 'must be an object');
+  }
+  const keys = Object.keys(filter);
+  if (keys.length !== 1) {
+    throw new FilterError(
+      FilterErrorCode.InvalidFilter,
+      path,
+      `must have exactly one dialect key, found ${keys.length === 0 ? 'none' : keys.join(', ')}`,
+    );
+  }
+  const dialect = keys[0] as string;
+  if (!KNOWN_DIALECTS.has(dialect)) {
+    throw new FilterError(FilterErrorCode.InvalidFilter, path, `unknown dialect "${dialect}"`);
+  }
+  const value = (filter as Record<string, unknown>)[dialect];
+  const here = `${path}.${dialect}`;
+  switch (dialect as FilterDialect) {
+    case FilterDialect.Exact:
+      return compileComparison(value, here, (actual, expected) => actual === expected);
+    case FilterDialect.Prefix:
+      return compileComparison(value, here, (actual, expected) => actual.startsWith(expected));
+    case FilterDialect.Suffix:
+      return compileComparison(value, here, (actual, expected) => actual.endsWith(expected));
+    case FilterDialect.All:
+      return combineAll(compileNested(value, here)) as FilterPredicate;
+    case FilterDialect.Any: {
+      const nested = compileNested(value, here);
+      return (attributes) => nested.some((p) => p(attributes));
+    }
+    case FilterDialect.Not: {
+      const inner = compileFilter(value, here);
+      return (attributes) => !inner(attributes);
+    }
+    case FilterDialect.Sql:
+      throw new FilterError(
+        FilterErrorCode.UnsupportedDialect,
+        here,
+        'CESQL filters are not supported by this version of Herald',
+      );
+  }
+}
+
+function compileNested(value: unknown, path: string): FilterPredicate[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new FilterError(FilterErrorCode.InvalidFilter, path, 'must be a non-empty list');
+  }
+  return value.map((f, i) => compileFilter(f, `${path}[${i}]`));
+}
+
+function compileComparison(
+  value: unknown,
+  path: string,
+  compare: (actual: string, expected: string) => boolean,
+): FilterPredicate {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new FilterError(
+      FilterErrorCode.InvalidFilter,
+      path,
+      'must map attribute names to strings',
+    );
+  }
+  const pairs = Object.entries(value as Record<string, unknown>);
+  if (pairs.length === 0) {
+    throw new FilterError(FilterErrorCode.InvalidFilter, path, 'must name at least one attribute');
+  }
+  for (const [name, expected] of pairs) {
+    if (typeof expected !== 'string') {
+      throw new FilterError(FilterErrorCode.InvalidFilter, `${path}.${name}`, 'must be a string');
+    }
+  }
+  const checks = pairs as [string, string][];
+  return (attributes) =>
+    checks.every(([name, expected]) => {
+      const actual = attributes[name];
+      return actual !== undefined && compare(String(actual), expected);
+    });
+}

@@ -1,0 +1,190 @@
+/**
+ * One HTTP delivery to a sink: the request (CloudEvents binary or structured mode, Standard
+ * Webhooks headers, sink auth) and the POST itself over a keep-alive pool per sink origin.
+ * Redirects are never followed: undici 7 follows none unless a redirect interceptor is added,
+ * and none is.
+ */
+import { createHash } from 'node:crypto';
+import { Pool } from 'undici';
+import { encodeBinary, encodeStructured } from '../core/cloudevents/index.js';
+import { MediaType, type CloudEvent } from '../core/cloudevents/types.js';
+import { signWebhook, WebhookHeader } from '../core/signing.js';
+import { AttemptFailure, type AttemptResult } from './retry.js';
+
+/** Longest response excerpt kept for a dead letter. */
+export const BODY_EXCERPT_BYTES = 1024;
+const WEBHOOK_ID_HASH_CHARS = 32; // 192 bits of sha256: unique enough, short in headers
+
+/**
+ * `webhook-id`: stable per (subscription, event) across redeliveries and dispatcher restarts,
+ * so receivers can dedup; different per subscription, so one receiver behind two
+ * subscriptions does not drop the second. `messageId` is the event's Nats-Msg-Id.
+ */
+export function webhookIdFor(namespace: string, subscription: string, messageId: string): string {
+  const digest = createHash('sha256')
+    .update(`${namespace}/${subscription}\0${messageId}`)
+    .digest('base64url');
+  return `msg_${digest.slice(0, WEBHOOK_ID_HASH_CHARS)}`;
+}
+
+/**
+ * Where and how a subscription delivers. Holds unsealed secrets in private fields, and
+ * serialises to a redacted summary, so logging it by mistake leaks nothing.
+ */
+export class DeliveryTarget {
+  readonly url: URL;
+  readonly mode: 'binary' | 'structured';
+  readonly timeoutMs: number;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #signingSecrets: readonly string[];
+
+  constructor(options: {
+    url: URL;
+    mode: 'binary' | 'structured';
+    timeoutMs: number;
+    /** Sent on every request (user-agent, sink auth). */
+    headers: Record<string, string>;
+    signingSecrets: readonly string[];
+  }) {
+    this.url = options.url;
+    this.mode = options.mode;
+    this.timeoutMs = options.timeoutMs;
+    this.#headers = { ...options.headers };
+    this.#signingSecrets = [...options.signingSecrets];
+  }
+
+  get signed(): boolean {
+    return this.#signingSecrets.length > 0;
+  }
+
+  /** The full request for one attempt; `nowSeconds` is the webhook-timestamp. */
+  buildRequest(event: CloudEvent, webhookId: string, nowSeconds: number): DeliveryRequest {
+    const message =
+      this.mode === 'structured'
+        ? { headers: { 'content-type': MediaType.Structured }, body: encodeStructured(event) }
+        : encodeBinary(event);
+    const headers: Record<string, string> = { ...message.headers, ...this.#headers };
+    headers[WebhookHeader.Id] = webhookId;
+    headers[WebhookHeader.Timestamp] = String(nowSeconds);
+    if (this.#signingSecrets.length > 0) {
+      headers[WebhookHeader.Signature] = signWebhook(
+        this.#signingSecrets,
+        webhookId,
+        nowSeconds,
+        message.body,
+      );
+    }
+    return { url: this.url, headers, body: message.body };
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { url: this.url.href, mode: this.mode, timeoutMs: this.timeoutMs, signed: this.signed };
+  }
+}
+
+export interface DeliveryRequest {
+  url: URL;
+  /** Lower-case names; may carry credentials: never log. */
+  headers: Record<string, string>;
+  body: Uint8Array | string;
+}
+
+/** Keep-alive connection pools, one per sink origin, shared by every subscription. */
+export class SinkClients {
+  private readonly pools = new Map<string, Pool>();
+  private closed = false;
+
+  private poolFor(url: URL): Pool {
+    let pool = this.pools.get(url.origin);
+    if (!pool) {
+      // undici's keep-alive defaults (4 s idle unless the sink's Keep-Alive hint says more)
+      // stay below common server idle timeouts, so a reused socket is rarely already closed.
+      pool = new Pool(url.origin);
+      this.pools.set(url.origin, pool);
+    }
+    return pool;
+  }
+
+  /** POSTs once. Never throws: every outcome is an AttemptResult. */
+  async send(request: DeliveryRequest, timeoutMs: number): Promise<AttemptResult> {
+    if (this.closed) {
+      return { kind: 'failure', failure: AttemptFailure.Internal, message: 'dispatcher stopping' };
+    }
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    try {
+      const response = await this.poolFor(request.url).request({
+        path: `${request.url.pathname}${request.url.search}`,
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        signal: controller.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const { statusCode, headers, body } = response;
+      if (statusCode >= 200 && statusCode < 300) {
+        await body.dump().catch(() => undefined);
+        return { kind: 'response', status: statusCode };
+      }
+      const result: AttemptResult = { kind: 'response', status: statusCode };
+      const retryAfter = headers['retry-after'];
+      if (typeof retryAfter === 'string') result.retryAfter = retryAfter;
+      const excerpt = await readExcerpt(body, BODY_EXCERPT_BYTES).catch(() => undefined);
+      if (excerpt) result.bodyExcerpt = excerpt;
+      return result;
+    } catch (err) {
+      if (timedOut) {
+        return {
+          kind: 'failure',
+          failure: AttemptFailure.Timeout,
+          message: `no response within ${timeoutMs} ms`,
+        };
+      }
+      return { kind: 'failure', failure: AttemptFailure.Network, message: describeError(err) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(pools.map((p) => p.close()));
+  }
+}
+
+/** An error's code and message, without stack or request details (which may hold headers). */
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return `${typeof code === 'string' ? `${code} ` : ''}${err.message}${cause}`.slice(0, 300);
+}
+
+/** Reads at most `limit` bytes of a body as UTF-8, stopping (and discarding the rest) early. */
+async function readExcerpt(body: AsyncIterable<Buffer>, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Leaving the loop early destroys the stream (and this connection); fine on an error path.
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) break;
+  }
+  return truncateUtf8(Buffer.concat(chunks), limit);
+}
+
+/** The longest prefix of `bytes` within `limit` that does not split a UTF-8 character. */
+export function truncateUtf8(bytes: Buffer, limit: number): string {
+  if (bytes.length <= limit) return bytes.toString('utf8');
+  let end = limit;
+  // 0b10xxxxxx is a continuation byte: back up to the start of its character.
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}

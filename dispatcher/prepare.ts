@@ -1,0 +1,179 @@
+/**
+ * Turns a CompiledSubscription into what the consume loop runs: a compiled filter predicate,
+ * a DeliveryTarget with unsealed secrets, and the retry policy. Done once per config change,
+ * never per event. A subscription this version cannot honour (CESQL, oauth2, the validation
+ * handshake) is refused rather than delivered half-right: its events wait in the consumer.
+ */
+import type { CompiledSubscription } from '../core/config/model.js';
+import { unsealSecret } from '../core/config/seal.js';
+import { compileFilters, FilterErrorCode, isFilterError } from '../core/filters/index.js';
+import type { FilterPredicate } from '../core/filters/index.js';
+import { DeliveryTarget } from './deliver.js';
+import type { RetryPolicy } from './retry.js';
+
+export const NotDeliverableReason = {
+  InvalidFilter: 'invalid_filter',
+  /** Asks for something a later version implements (CESQL, oauth2, handshake). */
+  UnsupportedFeature: 'unsupported_feature',
+  InvalidSink: 'invalid_sink',
+  /** A sealed secret does not unseal with this dispatcher's config key. */
+  SecretUnavailable: 'secret_unavailable',
+} as const;
+export type NotDeliverableReason = (typeof NotDeliverableReason)[keyof typeof NotDeliverableReason];
+
+export class SubscriptionNotDeliverableError extends Error {
+  readonly reason: NotDeliverableReason;
+  constructor(reason: NotDeliverableReason, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SubscriptionNotDeliverableError';
+    this.reason = reason;
+  }
+}
+
+export interface PreparedSubscription {
+  /** `<namespace>/<name>` */
+  id: string;
+  namespace: string;
+  name: string;
+  config: CompiledSubscription;
+  matches: FilterPredicate;
+  target: DeliveryTarget;
+  retry: RetryPolicy;
+  /** Deliveries in flight at once per consumer: maxInFlight, or 1 when ordered. */
+  concurrency: number;
+  /** Settings this version accepts but does not act on yet; logged when the loop starts. */
+  notEnforced: string[];
+}
+
+/** Headers Herald sets itself; a sink auth header may not replace them. */
+const RESERVED_HEADER = /^(ce-|webhook-)|^(content-type|content-length|host|user-agent)$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function prepareSubscription(
+  sub: CompiledSubscription,
+  configKey: Buffer,
+  userAgent: string,
+): PreparedSubscription {
+  const matches = compileSubscriptionFilters(sub);
+  if (sub.sink.verification === 'handshake') {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.UnsupportedFeature,
+      'sink.verification "handshake" is not implemented yet; delivering without the sink’s consent is refused',
+    );
+  }
+  const url = parseSinkUrl(sub.sink.uri);
+  const headers: Record<string, string> = { 'user-agent': userAgent };
+  const auth = sub.sink.auth;
+  if (auth?.oauth2) {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.UnsupportedFeature,
+      'sink.auth.oauth2 is not implemented yet',
+    );
+  }
+  if (auth?.apiKey) {
+    const name = auth.apiKey.header.toLowerCase();
+    if (!HEADER_NAME.test(name) || RESERVED_HEADER.test(name)) {
+      throw new SubscriptionNotDeliverableError(
+        NotDeliverableReason.InvalidSink,
+        `sink.auth.apiKey.header "${auth.apiKey.header}" is not a usable header name`,
+      );
+    }
+    headers[name] = unsealHeaderValue(configKey, auth.apiKey.value, 'sink.auth.apiKey');
+  }
+  if (auth?.bearer) {
+    const token = unsealHeaderValue(configKey, auth.bearer.token, 'sink.auth.bearer');
+    headers.authorization = `Bearer ${token}`;
+  }
+  const signingSecrets = sub.delivery.signingSecrets.map((s) =>
+    unsealOrRefuse(configKey, s, 'delivery.signing'),
+  );
+  const notEnforced: string[] = [];
+  if (sub.delivery.rateLimit) notEnforced.push('delivery.rateLimit');
+  if (sub.delivery.deadLetterSinkUri) {
+    notEnforced.push('delivery.deadLetter.sink (dead letters go to the HERALD_DLQ stream only)');
+  }
+  return {
+    id: `${sub.namespace}/${sub.name}`,
+    namespace: sub.namespace,
+    name: sub.name,
+    config: sub,
+    matches,
+    target: new DeliveryTarget({
+      url,
+      mode: sub.delivery.mode === 'structured' ? 'structured' : 'binary',
+      timeoutMs: sub.delivery.timeoutMs,
+      headers,
+      signingSecrets,
+    }),
+    retry: { ...sub.delivery.retry, maxAttempts: Math.max(1, sub.delivery.retry.maxAttempts) },
+    concurrency:
+      sub.delivery.ordering === 'ordered' ? 1 : Math.max(1, Math.floor(sub.delivery.maxInFlight)),
+    notEnforced,
+  };
+}
+
+function compileSubscriptionFilters(sub: CompiledSubscription): FilterPredicate {
+  try {
+    return compileFilters(sub.filters ?? []);
+  } catch (err) {
+    if (!isFilterError(err)) throw err;
+    throw new SubscriptionNotDeliverableError(
+      err.code === FilterErrorCode.UnsupportedDialect
+        ? NotDeliverableReason.UnsupportedFeature
+        : NotDeliverableReason.InvalidFilter,
+      err.message,
+      { cause: err },
+    );
+  }
+}
+
+function parseSinkUrl(uri: string): URL {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch (cause) {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.InvalidSink,
+      'sink.uri is not a URL',
+      { cause },
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.InvalidSink,
+      `sink.uri must be http or https, not ${url.protocol}`,
+    );
+  }
+  // Credentials in a URL end up in logs and error messages; sink.auth is the place for them.
+  if (url.username || url.password) {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.InvalidSink,
+      'sink.uri must not carry credentials; use sink.auth',
+    );
+  }
+  return url;
+}
+
+function unsealOrRefuse(configKey: Buffer, sealed: string, field: string): string {
+  try {
+    return unsealSecret(configKey, sealed);
+  } catch (cause) {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.SecretUnavailable,
+      `${field}: the secret cannot be unsealed with this dispatcher's config key`,
+      { cause },
+    );
+  }
+}
+
+function unsealHeaderValue(configKey: Buffer, sealed: string, field: string): string {
+  const value = unsealOrRefuse(configKey, sealed, field);
+  // A control character would break (or smuggle) headers; say so without echoing the value.
+  if ([...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.InvalidSink,
+      `${field}: the secret contains control characters and cannot be sent in a header`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,131 @@
+/**
+ * Keeps one consume loop per (Subscription, consumer) in line with the live config: starts
+ * loops for new subscriptions, restarts them when a subscription changes, stops them when it
+ * is removed or paused. Work for one subscription is serialised, so a quick add-change-remove
+ * never leaves two loops on one consumer.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { ConfigCache } from '../core/config/kv.js';
+import type { CompiledSubscription } from '../core/config/model.js';
+import type { Logger } from '../core/logging.js';
+import { startConsumeLoop, type ConsumeLoop } from './consume-loop.js';
+import type { SinkClients } from './deliver.js';
+import type { DispatcherMetrics } from './metrics.js';
+import { prepareSubscription, SubscriptionNotDeliverableError } from './prepare.js';
+
+export interface SupervisorOptions {
+  js: JetStreamClient;
+  cache: ConfigCache;
+  configKey: Buffer;
+  sinks: SinkClients;
+  metrics: DispatcherMetrics;
+  logger: Logger;
+  userAgent: string;
+  random?: () => number;
+}
+
+interface Running {
+  /** The config the loops were started from, as JSON: any change restarts them. */
+  fingerprint: string;
+  loops: ConsumeLoop[];
+}
+
+export class SubscriptionSupervisor {
+  private readonly running = new Map<string, Running>();
+  private readonly queues = new Map<string, Promise<void>>();
+  private stopping = false;
+
+  constructor(private readonly o: SupervisorOptions) {}
+
+  /** Brings one subscription's loops in line with the cache. */
+  reconcile(namespace: string, name: string): Promise<void> {
+    const id = `${namespace}/${name}`;
+    const previous = this.queues.get(id) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.apply(namespace, name))
+      .catch((err: unknown) => {
+        this.o.logger.error({ err, namespace, subscription: name }, 'cannot apply subscription');
+      });
+    this.queues.set(id, next);
+    void next.then(() => {
+      if (this.queues.get(id) === next) this.queues.delete(id);
+    });
+    return next;
+  }
+
+  /** Reconciles every subscription in the cache and every one still running. */
+  async reconcileAll(): Promise<void> {
+    const ids = new Map<string, [string, string]>();
+    for (const s of this.o.cache.subscriptions.values()) {
+      ids.set(`${s.namespace}/${s.name}`, [s.namespace, s.name]);
+    }
+    for (const id of this.running.keys()) {
+      const [namespace = '', name = ''] = id.split('/');
+      ids.set(id, [namespace, name]);
+    }
+    await Promise.all([...ids.values()].map(([ns, name]) => this.reconcile(ns, name)));
+  }
+
+  /** Stops every loop (in-flight deliveries finish first). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.reconcileAll();
+  }
+
+  private desiredFor(namespace: string, name: string): CompiledSubscription | undefined {
+    if (this.stopping) return undefined;
+    const sub = this.o.cache.findSubscription(namespace, name);
+    return sub && !sub.paused ? sub : undefined;
+  }
+
+  private async apply(namespace: string, name: string): Promise<void> {
+    const id = `${namespace}/${name}`;
+    const desired = this.desiredFor(namespace, name);
+    const fingerprint = desired ? JSON.stringify(desired) : undefined;
+    const current = this.running.get(id);
+    if (current?.fingerprint === fingerprint) return;
+    const log = this.o.logger.child({ namespace, subscription: name });
+    const labels = { namespace, subscription: name };
+
+    if (current) {
+      await Promise.all(current.loops.map((l) => l.stop()));
+      this.running.delete(id);
+      this.o.metrics.consumerLoops.set(labels, 0);
+      if (current.loops.length > 0) {
+        log.info(desired ? 'subscription changed; restarting' : 'subscription stopped');
+      }
+    }
+    if (!desired || !fingerprint) return;
+
+    let prepared;
+    try {
+      prepared = prepareSubscription(desired, this.o.configKey, this.o.userAgent);
+    } catch (err) {
+      if (!(err instanceof SubscriptionNotDeliverableError)) throw err;
+      // Its events stay in the consumer until the subscription is fixed (or Herald upgraded).
+      log.error({ reason: err.reason, detail: err.message }, 'subscription not started');
+      this.running.set(id, { fingerprint, loops: [] });
+      return;
+    }
+    for (const setting of prepared.notEnforced) {
+      log.warn({ setting }, 'setting not enforced by this version of the dispatcher');
+    }
+    const loops = desired.consumers.map((consumer) =>
+      startConsumeLoop({
+        js: this.o.js,
+        subscription: prepared,
+        consumer,
+        sinks: this.o.sinks,
+        metrics: this.o.metrics,
+        logger: log,
+        ...(this.o.random ? { random: this.o.random } : {}),
+      }),
+    );
+    this.running.set(id, { fingerprint, loops });
+    this.o.metrics.consumerLoops.set(labels, loops.length);
+    log.info(
+      { consumers: desired.consumers.map((c) => c.stream), target: prepared.target },
+      'subscription started',
+    );
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * What the compile steps share: problem reasons, the per-resource problem collector, and
+ * reading Secrets (values are trimmed, sealed or hashed, and never put into a message).
+ */
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+import type { CompiledEventType, SealedSecret } from '../core/config/model.js';
+import { sealSecret } from '../core/config/seal.js';
+import { parseByteQuantity, parseDuration } from '../core/duration.js';
+import { isHeraldError } from '../core/errors.js';
+import { readSecretValue } from '../core/resources/validate.js';
+import { Defaults, type Kind, type Secret, type SecretKeyRef } from '../core/resources/types.js';
+
+/** Stable reasons, for logs, status conditions and docs (docs/operator.md lists them). */
+export const ProblemReason = {
+  SecretNotFound: 'SecretNotFound',
+  EventTypeNotFound: 'EventTypeNotFound',
+  DuplicateType: 'DuplicateType',
+  DuplicateName: 'DuplicateName',
+  InvalidSchema: 'InvalidSchema',
+  InvalidValue: 'InvalidValue',
+  UnsupportedFilter: 'UnsupportedFilter',
+} as const;
+export type ProblemReason = (typeof ProblemReason)[keyof typeof ProblemReason];
+
+/** `error`: the resource is left out of the config. `warning`: it is compiled anyway. */
+export const Severity = { Error: 'error', Warning: 'warning' } as const;
+export type Severity = (typeof Severity)[keyof typeof Severity];
+
+export interface ResourceProblem {
+  kind: Kind;
+  namespace: string;
+  name: string;
+  reason: ProblemReason;
+  severity: Severity;
+  /** The field at fault, e.g. `spec.auth.apiKeys[0].secretRef`. */
+  path?: string;
+  /** Names Secrets and keys, never their values. */
+  message: string;
+}
+
+export interface CompileOptions {
+  /** The installation's 32-byte key that seals secret material. */
+  configKey: Buffer;
+}
+
+export const namespaceOf = (r: { metadata: { namespace?: string } }): string =>
+  r.metadata.namespace || Defaults.namespace;
+
+/** Collects the problems of one resource; any error marks it as left out. */
+export class ResourceContext {
+  failed = false;
+  constructor(
+    readonly kind: Kind,
+    readonly namespace: string,
+    readonly name: string,
+    private readonly problems: ResourceProblem[],
+  ) {}
+
+  fail(reason: ProblemReason, message: string, path?: string): void {
+    this.failed = true;
+    this.report(reason, Severity.Error, message, path);
+  }
+
+  warn(reason: ProblemReason, message: string, path?: string): void {
+    this.report(reason, Severity.Warning, message, path);
+  }
+
+  private report(reason: ProblemReason, severity: Severity, message: string, path?: string): void {
+    const { kind, namespace, name } = this;
+    this.problems.push({ kind, namespace, name, reason, severity, message, ...(path && { path }) });
+  }
+
+  /** Milliseconds of a duration field (or its default); records InvalidValue when unparsable. */
+  durationMs(text: string | undefined, fallback: string, path: string): number {
+    return this.parse(() => parseDuration(text ?? fallback), path);
+  }
+
+  bytes(value: string | number | undefined, path: string): number {
+    return value === undefined ? -1 : this.parse(() => parseByteQuantity(value), path);
+  }
+
+  private parse(fn: () => number, path: string): number {
+    try {
+      return fn();
+    } catch (err) {
+      if (!isHeraldError(err)) throw err;
+      this.fail(ProblemReason.InvalidValue, err.message, path);
+      return 0;
+    }
+  }
+}
+
+export interface Env {
+  options: CompileOptions;
+  problems: ResourceProblem[];
+  secrets: Map<string, Secret>;
+  /** Compiled EventTypes by `namespace/name`. */
+  eventTypes: Map<string, CompiledEventType>;
+  ajv: Ajv2020;
+}
+
+export const idOf = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+export function readSecret(
+  env: Env,
+  ctx: ResourceContext,
+  ref: SecretKeyRef,
+  path: string,
+): string {
+  const secret = env.secrets.get(idOf(ctx.namespace, ref.name));
+  const value = secret ? readSecretValue(secret, ref.key)?.trim() : undefined;
+  if (!value) {
+    const why = !secret
+      ? `Secret "${ctx.namespace}/${ref.name}" not found`
+      : `Secret "${ctx.namespace}/${ref.name}" has no key "${ref.key}" (or it is empty)`;
+    ctx.fail(ProblemReason.SecretNotFound, why, path);
+    return '';
+  }
+  // Trimmed: a newline from `echo … | base64` would otherwise make the key unusable.
+  return value;
+}
+
+export function sealRef(
+  env: Env,
+  ctx: ResourceContext,
+  ref: SecretKeyRef,
+  path: string,
+): SealedSecret {
+  const value = readSecret(env, ctx, ref, path);
+  return value ? sealSecret(env.options.configKey, value) : '';
+}

@@ -1,0 +1,141 @@
+/** Compiling a Subscription: its EventTypes (same namespace only), filters, sink and delivery. */
+import { CONFIG_FORMAT, type CompiledSubscription } from '../core/config/model.js';
+import { Defaults, Kind, type Filter, type Subscription } from '../core/resources/types.js';
+import { consumerNameFor } from '../core/topology.js';
+import {
+  idOf,
+  namespaceOf,
+  ProblemReason,
+  ResourceContext,
+  sealRef,
+  type Env,
+} from './compile-context.js';
+
+/** Paths of CESQL filters, at any depth of all/any/not. */
+function findSqlFilters(f: Filter, path: string): string[] {
+  if ('sql' in f) return [`${path}.sql`];
+  if ('all' in f) return f.all.flatMap((g, i) => findSqlFilters(g, `${path}.all[${i}]`));
+  if ('any' in f) return f.any.flatMap((g, i) => findSqlFilters(g, `${path}.any[${i}]`));
+  if ('not' in f) return findSqlFilters(f.not, `${path}.not`);
+  return [];
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function compileSink(env: Env, ctx: ResourceContext, sink: Subscription['spec']['sink']) {
+  const out: CompiledSubscription['sink'] = {
+    uri: sink.uri,
+    verification: sink.verification ?? Defaults.verification,
+  };
+  const auth = sink.auth;
+  if (!auth) return out;
+  const base = 'spec.sink.auth';
+  out.auth = {
+    ...(auth.apiKey && {
+      apiKey: {
+        header: auth.apiKey.header,
+        value: sealRef(env, ctx, auth.apiKey.secretRef, `${base}.apiKey.secretRef`),
+      },
+    }),
+    ...(auth.bearer && {
+      bearer: { token: sealRef(env, ctx, auth.bearer.secretRef, `${base}.bearer.secretRef`) },
+    }),
+    ...(auth.oauth2 && {
+      oauth2: {
+        tokenUrl: auth.oauth2.tokenUrl,
+        clientId: auth.oauth2.clientId,
+        clientSecret: sealRef(
+          env,
+          ctx,
+          auth.oauth2.clientSecretRef,
+          `${base}.oauth2.clientSecretRef`,
+        ),
+        scopes: [...(auth.oauth2.scopes ?? [])],
+      },
+    }),
+  };
+  return out;
+}
+
+export function compileSubscription(env: Env, r: Subscription): CompiledSubscription | undefined {
+  const namespace = namespaceOf(r);
+  const name = r.metadata.name;
+  const ctx = new ResourceContext(Kind.Subscription, namespace, name, env.problems);
+  const { spec } = r;
+  const eventTypes = spec.eventTypes.map((et, i) => {
+    const found = env.eventTypes.get(idOf(namespace, et));
+    if (!found) {
+      // Namespace is the tenant boundary: only EventTypes of the Subscription's own namespace.
+      ctx.fail(
+        ProblemReason.EventTypeNotFound,
+        `EventType "${namespace}/${et}" does not exist or has problems of its own`,
+        `spec.eventTypes[${i}]`,
+      );
+    }
+    return found;
+  });
+  const filters = spec.filters ?? [];
+  for (const path of filters.flatMap((f, i) => findSqlFilters(f, `spec.filters[${i}]`))) {
+    ctx.fail(ProblemReason.UnsupportedFilter, 'CESQL (sql) filters are not supported yet', path);
+  }
+  const startFrom = spec.startFrom ?? Defaults.startFrom;
+  if (startFrom !== 'new' && startFrom !== 'earliest' && !RFC3339.test(startFrom)) {
+    ctx.fail(
+      ProblemReason.InvalidValue,
+      `startFrom must be "new", "earliest" or an RFC 3339 time, not "${startFrom}"`,
+      'spec.startFrom',
+    );
+  }
+  const delivery = spec.delivery ?? {};
+  const retry = delivery.retry ?? {};
+  const sink = compileSink(env, ctx, spec.sink);
+  const signing = delivery.signing;
+  const signingSecret =
+    signing && sealRef(env, ctx, signing.secretRef, 'spec.delivery.signing.secretRef');
+  const ordering = delivery.ordering ?? Defaults.ordering;
+  const compiled: CompiledSubscription = {
+    format: CONFIG_FORMAT,
+    namespace,
+    name,
+    generation: r.metadata.generation ?? 1,
+    eventTypes: [...spec.eventTypes],
+    // Other dialects pass through unchanged: the dispatcher evaluates them.
+    filters,
+    sink,
+    delivery: {
+      mode: delivery.mode ?? Defaults.deliveryMode,
+      signingSecrets: signingSecret ? [signingSecret] : [],
+      timeoutMs: ctx.durationMs(delivery.timeout, Defaults.timeout, 'spec.delivery.timeout'),
+      retry: {
+        maxAttempts: retry.maxAttempts ?? Defaults.maxAttempts,
+        backoff: retry.backoff ?? Defaults.backoff,
+        initialDelayMs: ctx.durationMs(
+          retry.initialDelay,
+          Defaults.initialDelay,
+          'spec.delivery.retry.initialDelay',
+        ),
+        maxDelayMs: ctx.durationMs(
+          retry.maxDelay,
+          Defaults.maxDelay,
+          'spec.delivery.retry.maxDelay',
+        ),
+        retryAfterMaxMs: ctx.durationMs(
+          retry.retryAfterMax,
+          Defaults.retryAfterMax,
+          'spec.delivery.retry.retryAfterMax',
+        ),
+      },
+      ...(delivery.deadLetter && { deadLetterSinkUri: delivery.deadLetter.sink.uri }),
+      // Ordered delivery means one event in flight, whatever maxInFlight says.
+      maxInFlight: ordering === 'ordered' ? 1 : (delivery.maxInFlight ?? Defaults.maxInFlight),
+      ...(delivery.rateLimit && { rateLimit: { ...delivery.rateLimit } }),
+      ordering,
+    },
+    startFrom,
+    paused: spec.paused ?? false,
+    consumers: eventTypes.flatMap((et) =>
+      et ? [{ eventType: et.name, stream: et.stream, durable: consumerNameFor(name) }] : [],
+    ),
+  };
+  return ctx.failed ? undefined : compiled;
+}

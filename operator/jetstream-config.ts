@@ -1,0 +1,214 @@
+/**
+ * Desired JetStream objects as pure functions of the compiled config, and the comparison of
+ * desired with actual. jetstream-apply.ts does the I/O. Only settings nats-server 2.9 knows
+ * (DESIGN.md §3): no filter_subjects, no metadata, no per-message TTL, no consumer pause.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import type {
+  CompiledConsumer,
+  CompiledEventType,
+  CompiledSubscription,
+} from '../core/config/model.js';
+import { parseDuration } from '../core/duration.js';
+import { Defaults } from '../core/resources/types.js';
+import {
+  ATTEMPTS_STREAM,
+  ATTEMPTS_SUBJECTS,
+  DLQ_STREAM,
+  DLQ_SUBJECTS,
+  subjectFor,
+} from '../core/topology.js';
+
+export type DesiredStream = Partial<StreamConfig> & { name: string; subjects: string[] };
+export type DesiredConsumer = Partial<ConsumerConfig> & { durable_name: string };
+
+const NANOS_PER_MS = 1_000_000;
+export const nanos = (ms: number): number => ms * NANOS_PER_MS;
+const DAY_MS = 86_400_000;
+const MIB = 1024 * 1024;
+
+/**
+ * Limits of the two streams every installation has. Dead letters are kept long (someone has
+ * to look at them) but not forever; the attempts log is diagnostics, so it is short-lived.
+ */
+export const SystemStreamLimits = {
+  dlq: { maxAgeMs: 30 * DAY_MS, maxBytes: 1024 * MIB },
+  attempts: { maxAgeMs: 7 * DAY_MS, maxBytes: 256 * MIB },
+} as const;
+
+/** Starts the description of every consumer Herald makes: only those are ever deleted by Herald. */
+export const HERALD_CONSUMER_DESCRIPTION_PREFIX = 'Herald Subscription ';
+
+/** Margin of ack_wait over the webhook timeout; see ackWaitMsFor. */
+export const ACK_WAIT_MIN_MARGIN_MS = 30_000;
+
+/**
+ * ack_wait for a webhook timeout. It must outlast everything one attempt does while holding
+ * the message — connect/TLS, the POST up to its timeout, then the ledger write and the ack
+ * round trip — or the server redelivers while the first attempt is still running. Doubling
+ * covers long timeouts, the 30 s floor covers GC pauses and slow KV writes around short ones.
+ * It stays bounded because it is also how long a crashed dispatcher's messages wait before
+ * they are redelivered elsewhere.
+ */
+export function ackWaitMsFor(timeoutMs: number): number {
+  return Math.max(timeoutMs * 2, timeoutMs + ACK_WAIT_MIN_MARGIN_MS);
+}
+
+export function buildStreamConfig(et: CompiledEventType): DesiredStream {
+  // Configs written before retention was compiled fall back to the documented defaults.
+  const retention = et.retention ?? {
+    maxAgeMs: parseDuration(Defaults.retentionMaxAge),
+    maxBytes: -1,
+    replicas: Defaults.replicas,
+    storage: Defaults.storage,
+  };
+  return {
+    name: et.stream,
+    subjects: [et.subject],
+    description: `Herald EventType ${et.namespace}/${et.name} (${et.type})`,
+    retention: RetentionPolicy.Limits,
+    storage: retention.storage === 'memory' ? StorageType.Memory : StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(retention.maxAgeMs),
+    max_bytes: retention.maxBytes,
+    max_msgs: -1,
+    max_msg_size: -1,
+    num_replicas: retention.replicas,
+    duplicate_window: nanos(et.duplicateWindowMs ?? parseDuration(Defaults.duplicateWindow)),
+  };
+}
+
+export function buildSystemStreamConfigs(replicas = 1): DesiredStream[] {
+  const system = (
+    name: string,
+    subject: string,
+    limits: { maxAgeMs: number; maxBytes: number },
+    description: string,
+  ): DesiredStream => ({
+    name,
+    subjects: [subject],
+    description,
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(limits.maxAgeMs),
+    max_bytes: limits.maxBytes,
+    max_msgs: -1,
+    max_msg_size: -1,
+    num_replicas: replicas,
+    duplicate_window: nanos(parseDuration(Defaults.duplicateWindow)),
+  });
+  return [
+    system(DLQ_STREAM, DLQ_SUBJECTS, SystemStreamLimits.dlq, 'Herald dead letters'),
+    system(
+      ATTEMPTS_STREAM,
+      ATTEMPTS_SUBJECTS,
+      SystemStreamLimits.attempts,
+      'Herald delivery attempts',
+    ),
+  ];
+}
+
+function deliverPolicyFor(
+  startFrom: string,
+): Pick<ConsumerConfig, 'deliver_policy' | 'opt_start_time'> {
+  if (startFrom === 'earliest') return { deliver_policy: DeliverPolicy.All };
+  if (startFrom === 'new') return { deliver_policy: DeliverPolicy.New };
+  return {
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: new Date(startFrom).toISOString(),
+  };
+}
+
+/** The durable pull consumer of one Subscription on one EventType's stream. */
+export function buildConsumerConfig(
+  sub: CompiledSubscription,
+  consumer: CompiledConsumer,
+): DesiredConsumer {
+  return {
+    durable_name: consumer.durable,
+    description: `${HERALD_CONSUMER_DESCRIPTION_PREFIX}${sub.namespace}/${sub.name} on ${consumer.eventType}`,
+    ack_policy: AckPolicy.Explicit,
+    ...deliverPolicyFor(sub.startFrom),
+    replay_policy: ReplayPolicy.Instant,
+    filter_subject: subjectFor(sub.namespace, consumer.eventType),
+    max_deliver: sub.delivery.retry.maxAttempts,
+    ack_wait: nanos(ackWaitMsFor(sub.delivery.timeoutMs)),
+    // Delayed naks count toward max_ack_pending on 2.9: in-flight plus waiting retries.
+    max_ack_pending: sub.delivery.maxInFlight,
+  };
+}
+
+/** Stream fields JetStream updates in place; storage and retention are fixed at creation. */
+const STREAM_UPDATABLE = [
+  'description',
+  'discard',
+  'max_age',
+  'max_bytes',
+  'max_msgs',
+  'max_msg_size',
+  'num_replicas',
+  'duplicate_window',
+] as const satisfies readonly (keyof StreamConfig)[];
+const STREAM_FIXED = ['storage', 'retention'] as const satisfies readonly (keyof StreamConfig)[];
+
+/** Consumer fields 2.9 updates in place. deliver_policy/opt_start_time are deliberately absent. */
+const CONSUMER_UPDATABLE = [
+  'description',
+  'ack_wait',
+  'max_deliver',
+  'max_ack_pending',
+] as const satisfies readonly (keyof ConsumerConfig)[];
+const CONSUMER_FIXED = [
+  'ack_policy',
+  'filter_subject',
+] as const satisfies readonly (keyof ConsumerConfig)[];
+
+function differing<T extends object>(
+  desired: Partial<T>,
+  actual: Partial<T>,
+  fields: readonly (keyof T)[],
+): string[] {
+  return fields
+    .filter((f) => desired[f] !== undefined && (desired[f] ?? '') !== (actual[f] ?? ''))
+    .map(String);
+}
+
+const sameSet = (a: readonly string[] = [], b: readonly string[] = []): boolean =>
+  a.length === b.length && a.every((x) => b.includes(x));
+
+/** Updatable stream fields whose actual value differs from the desired one. */
+export function findStreamDrift(desired: DesiredStream, actual: StreamConfig): string[] {
+  const fields = differing(desired, actual, STREAM_UPDATABLE);
+  return sameSet(desired.subjects, actual.subjects) ? fields : ['subjects', ...fields];
+}
+
+/** Differences JetStream cannot update in place (the stream would have to be recreated). */
+export function findStreamConflicts(desired: DesiredStream, actual: StreamConfig): string[] {
+  return differing(desired, actual, STREAM_FIXED);
+}
+
+export function findConsumerDrift(desired: DesiredConsumer, actual: ConsumerConfig): string[] {
+  return differing(desired, actual, CONSUMER_UPDATABLE);
+}
+
+export function findConsumerConflicts(desired: DesiredConsumer, actual: ConsumerConfig): string[] {
+  return differing(desired, actual, CONSUMER_FIXED);
+}
+
+/** The part of a desired consumer that may be sent as an update. */
+export function pickConsumerUpdate(desired: DesiredConsumer): Partial<ConsumerConfig> {
+  const out: Partial<ConsumerConfig> = {};
+  for (const f of CONSUMER_UPDATABLE)
+    if (desired[f] !== undefined) Object.assign(out, { [f]: desired[f] });
+  return out;
+}

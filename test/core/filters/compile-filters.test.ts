@@ -1,0 +1,195 @@
+import { strict as assert } from 'node:assert';
+import {
+  compileFilters,
+  FilterErrorCode,
+  isFilterError,
+  type FilterAttributes,
+} from '../../../core/filters/index.js';
+import type { Filter } from '../../../core/resources/types.js';
+
+const event: FilterAttributes = {
+  specversion: '1.0',
+  id: 'e-1',
+  source: 'https://acme.example/orders',
+  type: 'com.example.order.created',
+  subject: 'eu-42',
+  priority: 3,
+  urgent: true,
+};
+
+describe('compileFilters (Subscriptions API dialects)', () => {
+  const cases: { name: string; filters: Filter[]; matches: boolean }[] = [
+    { name: 'no filters match everything', filters: [], matches: true },
+    {
+      name: 'exact match',
+      filters: [{ exact: { type: 'com.example.order.created' } }],
+      matches: true,
+    },
+    {
+      name: 'exact is case-sensitive',
+      filters: [{ exact: { type: 'COM.example.order.created' } }],
+      matches: false,
+    },
+    {
+      name: 'exact on a missing attribute',
+      filters: [{ exact: { region: 'eu' } }],
+      matches: false,
+    },
+    {
+      name: 'exact ANDs its attributes',
+      filters: [{ exact: { subject: 'eu-42', id: 'e-2' } }],
+      matches: false,
+    },
+    {
+      name: 'exact on an integer extension compares its string form',
+      filters: [{ exact: { priority: '3' } }],
+      matches: true,
+    },
+    {
+      name: 'exact on a boolean extension',
+      filters: [{ exact: { urgent: 'true' } }],
+      matches: true,
+    },
+    {
+      name: 'prefix match',
+      filters: [{ prefix: { source: 'https://acme.example/' } }],
+      matches: true,
+    },
+    {
+      name: 'prefix mismatch',
+      filters: [{ prefix: { source: 'https://other.example/' } }],
+      matches: false,
+    },
+    {
+      name: 'empty prefix matches a present attribute',
+      filters: [{ prefix: { subject: '' } }],
+      matches: true,
+    },
+    {
+      name: 'empty prefix does not match a missing one',
+      filters: [{ prefix: { region: '' } }],
+      matches: false,
+    },
+    { name: 'suffix match', filters: [{ suffix: { type: '.created' } }], matches: true },
+    { name: 'suffix mismatch', filters: [{ suffix: { type: '.deleted' } }], matches: false },
+    { name: 'not negates', filters: [{ not: { exact: { subject: 'eu-42' } } }], matches: false },
+    {
+      name: 'not of a missing attribute matches',
+      filters: [{ not: { exact: { region: 'eu' } } }],
+      matches: true,
+    },
+    {
+      name: 'any: one of several',
+      filters: [{ any: [{ exact: { subject: 'us-1' } }, { prefix: { subject: 'eu-' } }] }],
+      matches: true,
+    },
+    {
+      name: 'any: none',
+      filters: [{ any: [{ exact: { subject: 'us-1' } }, { suffix: { subject: '-7' } }] }],
+      matches: false,
+    },
+    {
+      name: 'all: every one',
+      filters: [{ all: [{ prefix: { subject: 'eu-' } }, { suffix: { type: 'created' } }] }],
+      matches: true,
+    },
+    {
+      name: 'all: one fails',
+      filters: [{ all: [{ prefix: { subject: 'eu-' } }, { suffix: { type: 'deleted' } }] }],
+      matches: false,
+    },
+    {
+      name: 'top-level list is ANDed',
+      filters: [{ prefix: { subject: 'eu-' } }, { exact: { id: 'nope' } }],
+      matches: false,
+    },
+    {
+      name: 'nesting',
+      filters: [
+        {
+          all: [
+            { any: [{ exact: { id: 'x' } }, { not: { suffix: { source: '/invoices' } } }] },
+            { not: { any: [{ exact: { subject: 'us-1' } }] } },
+          ],
+        },
+      ],
+      matches: true,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name} → ${c.matches}`, () => {
+      assert.equal(compileFilters(c.filters)(event), c.matches);
+    });
+  }
+
+  const invalid: { name: string; filters: unknown; code: string; path: RegExp }[] = [
+    {
+      name: 'sql is not supported yet',
+      filters: [{ sql: "subject LIKE 'eu-%'" }],
+      code: FilterErrorCode.UnsupportedDialect,
+      path: /^filters\[0\]\.sql/,
+    },
+    {
+      name: 'sql nested',
+      filters: [{ not: { sql: 'true' } }],
+      code: FilterErrorCode.UnsupportedDialect,
+      path: /^filters\[0\]\.not\.sql/,
+    },
+    {
+      name: 'unknown dialect',
+      filters: [{ regex: { type: '.*' } }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /unknown dialect "regex"/,
+    },
+    {
+      name: 'two dialects in one object',
+      filters: [{ exact: { a: 'b' }, prefix: { a: 'b' } }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /exactly one/,
+    },
+    {
+      name: 'empty object',
+      filters: [{}],
+      code: FilterErrorCode.InvalidFilter,
+      path: /found none/,
+    },
+    {
+      name: 'empty exact',
+      filters: [{ exact: {} }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /at least one attribute/,
+    },
+    {
+      name: 'non-string value',
+      filters: [{ prefix: { subject: 3 } }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /filters\[0\]\.prefix\.subject/,
+    },
+    {
+      name: 'empty any',
+      filters: [{ any: [] }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /non-empty list/,
+    },
+    {
+      name: 'all not a list',
+      filters: [{ all: { exact: { a: 'b' } } }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /non-empty list/,
+    },
+    {
+      name: 'a filter that is not an object',
+      filters: ['type'],
+      code: FilterErrorCode.InvalidFilter,
+      path: /must be an object/,
+    },
+  ];
+  for (const c of invalid) {
+    it(`rejects: ${c.name}`, () => {
+      assert.throws(
+        () => compileFilters(c.filters as Filter[]),
+        (err: unknown) => isFilterError(err, c.code as never) && c.path.test(err.message),
+      );
+    });
+  }
+});

@@ -1,0 +1,148 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import type { CloudEvent } from '../../core/cloudevents/types.js';
+import { sealSecret } from '../../core/config/seal.js';
+import {
+  NotDeliverableReason,
+  prepareSubscription,
+  SubscriptionNotDeliverableError,
+} from '../../dispatcher/prepare.js';
+import { buildSubscription } from './support.js';
+
+const key = randomBytes(32);
+const ua = 'Herald/test';
+const base = () => buildSubscription('shop', 'orders', 'https://sink.example/hook');
+const event: CloudEvent = {
+  attributes: { specversion: '1.0', id: '1', source: '/s', type: 't' },
+  data: undefined,
+};
+
+describe('prepareSubscription', () => {
+  it('unseals sink auth into headers and keeps the user-agent', () => {
+    const bearer = prepareSubscription(
+      {
+        ...base(),
+        sink: { ...base().sink, auth: { bearer: { token: sealSecret(key, 'tok-1') } } },
+      },
+      key,
+      ua,
+    );
+    const r = bearer.target.buildRequest(event, 'msg_1', 1);
+    assert.equal(r.headers.authorization, 'Bearer tok-1');
+    assert.equal(r.headers['user-agent'], ua);
+    const apiKey = prepareSubscription(
+      {
+        ...base(),
+        sink: {
+          ...base().sink,
+          auth: { apiKey: { header: 'X-Partner-Key', value: sealSecret(key, 'k-9') } },
+        },
+      },
+      key,
+      ua,
+    );
+    assert.equal(apiKey.target.buildRequest(event, 'msg_1', 1).headers['x-partner-key'], 'k-9');
+  });
+
+  it('runs one delivery at a time when ordered, maxInFlight otherwise', () => {
+    assert.equal(prepareSubscription(base(), key, ua).concurrency, 4);
+    const ordered = buildSubscription('shop', 'o', 'https://s.example/', {
+      delivery: { ordering: 'ordered', maxInFlight: 16 },
+    });
+    assert.equal(prepareSubscription(ordered, key, ua).concurrency, 1);
+  });
+
+  it('lists settings it does not enforce yet', () => {
+    const sub = buildSubscription('shop', 'o', 'https://s.example/', {
+      delivery: { rateLimit: { eventsPerSecond: 5 }, deadLetterSinkUri: 'https://dead.example/' },
+    });
+    assert.equal(prepareSubscription(sub, key, ua).notEnforced.length, 2);
+  });
+
+  const refused: { name: string; sub: () => ReturnType<typeof base>; reason: string }[] = [
+    {
+      name: 'a CESQL filter',
+      sub: () => ({ ...base(), filters: [{ sql: "subject = 'x'" }] }),
+      reason: NotDeliverableReason.UnsupportedFeature,
+    },
+    {
+      name: 'an invalid filter',
+      sub: () => ({ ...base(), filters: [{ any: [] }] }),
+      reason: NotDeliverableReason.InvalidFilter,
+    },
+    {
+      name: 'oauth2 sink auth',
+      sub: () => ({
+        ...base(),
+        sink: {
+          ...base().sink,
+          auth: {
+            oauth2: {
+              tokenUrl: 'https://idp/',
+              clientId: 'c',
+              clientSecret: sealSecret(key, 's'),
+              scopes: [],
+            },
+          },
+        },
+      }),
+      reason: NotDeliverableReason.UnsupportedFeature,
+    },
+    {
+      name: 'the validation handshake',
+      sub: () => ({ ...base(), sink: { ...base().sink, verification: 'handshake' } }),
+      reason: NotDeliverableReason.UnsupportedFeature,
+    },
+    {
+      name: 'a secret sealed with another key',
+      sub: () => ({
+        ...base(),
+        delivery: {
+          ...base().delivery,
+          signingSecrets: [sealSecret(randomBytes(32), 'whsec_abc')],
+        },
+      }),
+      reason: NotDeliverableReason.SecretUnavailable,
+    },
+    {
+      name: 'credentials in the sink URI',
+      sub: () => ({ ...base(), sink: { ...base().sink, uri: 'https://u:p@sink.example/' } }),
+      reason: NotDeliverableReason.InvalidSink,
+    },
+    {
+      name: 'a non-HTTP sink',
+      sub: () => ({ ...base(), sink: { ...base().sink, uri: 'ftp://sink.example/' } }),
+      reason: NotDeliverableReason.InvalidSink,
+    },
+    {
+      name: 'an apiKey header that would replace a Herald header',
+      sub: () => ({
+        ...base(),
+        sink: {
+          ...base().sink,
+          auth: { apiKey: { header: 'Webhook-Signature', value: sealSecret(key, 'x') } },
+        },
+      }),
+      reason: NotDeliverableReason.InvalidSink,
+    },
+    {
+      name: 'a bearer token with a line break',
+      sub: () => ({
+        ...base(),
+        sink: { ...base().sink, auth: { bearer: { token: sealSecret(key, 'a\r\nX-Evil: 1') } } },
+      }),
+      reason: NotDeliverableReason.InvalidSink,
+    },
+  ];
+  for (const c of refused) {
+    it(`refuses ${c.name} (${c.reason})`, () => {
+      assert.throws(
+        () => prepareSubscription(c.sub(), key, ua),
+        (err: unknown) =>
+          err instanceof SubscriptionNotDeliverableError &&
+          err.reason === c.reason &&
+          !err.message.includes('X-Evil'),
+      );
+    });
+  }
+});
