@@ -1,0 +1,81 @@
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { startDemoSink, SignatureStatus, type SinkDelivery } from '../../cli/demo-sink.js';
+
+describe('herald sink', () => {
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+
+  async function deliver(
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ delivery: SinkDelivery; lines: string[]; status: number }> {
+    const lines: string[] = [];
+    let resolve!: (d: SinkDelivery) => void;
+    const got = new Promise<SinkDelivery>((r) => (resolve = r));
+    const sink = await startDemoSink({
+      port: 0,
+      secrets: [secret],
+      write: (l) => lines.push(l),
+      onDelivery: resolve,
+    });
+    try {
+      const res = await fetch(sink.url, { method: 'POST', headers, body });
+      return { delivery: await got, lines, status: res.status };
+    } finally {
+      await sink.stop();
+    }
+  }
+
+  const ce = {
+    'ce-specversion': '1.0',
+    'ce-id': 'e-1',
+    'ce-source': 'https://acme.example/orders',
+    'ce-type': 'com.example.order.created',
+    'content-type': 'application/json',
+  };
+  const body = '{"orderId":"1","total":2}';
+
+  it('prints type, id, source and data, and "verified" for a valid signature', async () => {
+    const ts = new Date();
+    const signature = new Webhook(secret).sign('msg_1', ts, body);
+    const { delivery, lines, status } = await deliver(
+      {
+        ...ce,
+        'webhook-id': 'msg_1',
+        'webhook-timestamp': String(Math.floor(ts.getTime() / 1000)),
+        'webhook-signature': signature,
+      },
+      body,
+    );
+    assert.equal(status, 204);
+    assert.equal(delivery.signature, SignatureStatus.Verified);
+    const text = lines.join('\n');
+    for (const part of [
+      'com.example.order.created',
+      'id=e-1',
+      'source=https://acme.example/orders',
+      body,
+      'signature: verified',
+    ]) {
+      assert.ok(text.includes(part), `missing ${part} in ${text}`);
+    }
+  });
+
+  it('says INVALID for a forged signature and unsigned when there is none', async () => {
+    const now = String(Math.floor(Date.now() / 1000));
+    const forged = await deliver(
+      { ...ce, 'webhook-id': 'msg_2', 'webhook-timestamp': now, 'webhook-signature': 'v1,AAAA' },
+      body,
+    );
+    assert.equal(forged.delivery.signature, SignatureStatus.Invalid);
+    const unsigned = await deliver(ce, body);
+    assert.equal(unsigned.delivery.signature, SignatureStatus.Unsigned);
+  });
+
+  it('reports a request that is not a CloudEvent instead of failing', async () => {
+    const { delivery, lines } = await deliver({ 'content-type': 'text/plain' }, 'hello');
+    assert.equal(delivery.event, undefined);
+    assert.match(lines.join('\n'), /not a CloudEvent/);
+  });
+});
