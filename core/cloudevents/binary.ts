@@ -130,12 +130,15 @@ export function decodeBinary(headers: IncomingHeaders, body: Uint8Array): CloudE
   }
   const attributes: Record<string, string> = {};
   let contentType: string | undefined;
+  // Node gives lower-case names, so keys are unique; other sources may mix cases, and then
+  // two keys can name the same header.
+  let mixedCase = false;
   for (const key of Object.keys(headers)) {
     const value = headers[key];
     const c = key.charCodeAt(0);
     if ((c !== 0x63 && c !== 0x43) || value === undefined) continue; // not 'c' or 'C': not ours
-    // Node gives lower-case names; other sources may not (header names are case-insensitive).
     const header = key.toLowerCase();
+    if (header !== key) mixedCase = true;
     const name = readAttributeName(header);
     if (name !== undefined) {
       if (name === 'datacontenttype') {
@@ -146,7 +149,7 @@ export function decodeBinary(headers: IncomingHeaders, body: Uint8Array): CloudE
           'travels in Content-Type in binary mode: a ce-datacontenttype header is not allowed',
         );
       }
-      if (header !== key && Object.hasOwn(attributes, name)) {
+      if (mixedCase && Object.hasOwn(attributes, name)) {
         throw createAttributeError(
           CodecErrorCode.InvalidAttribute,
           '',
@@ -162,6 +165,14 @@ export function decodeBinary(headers: IncomingHeaders, body: Uint8Array): CloudE
       checkAttributeValue(name, decoded, '', plain);
       attributes[name] = decoded;
     } else if (header === CONTENT_TYPE) {
+      if (contentType !== undefined) {
+        throw createAttributeError(
+          CodecErrorCode.InvalidAttribute,
+          '',
+          'datacontenttype',
+          'is given more than once (header "content-type")',
+        );
+      }
       contentType = readSingleHeader(value, header, 'datacontenttype');
       checkAttribute('datacontenttype', contentType, '');
     }

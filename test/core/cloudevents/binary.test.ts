@@ -235,6 +235,16 @@ describe('HTTP binary mode (decodeBinary / encodeBinary)', () => {
         CodecErrorCode.InvalidAttribute,
         'id',
       );
+      assertCodecError(
+        () => decodeBinary({ 'CE-ID': 'other', ...HEADERS }, EMPTY),
+        CodecErrorCode.InvalidAttribute,
+        'id',
+      );
+      assertCodecError(
+        () => decodeBinary({ ...HEADERS, 'Content-Type': 'a/b', 'content-type': 'c/d' }, EMPTY),
+        CodecErrorCode.InvalidAttribute,
+        'datacontenttype',
+      );
     });
 
     const invalid: Array<[string, IncomingHeaders, CodecErrorCode, string]> = [
