@@ -88,6 +88,15 @@ export interface ConfigChange {
 const nsName = (namespace: string, name: string): string => `${namespace}/${name}`;
 
 /**
+ * Drops an index entry only while it still points at `owner`. The writer puts new keys before
+ * deleting old ones, so after a rename the index already points at the new entry and a
+ * blind delete would make a live type (or API key) vanish.
+ */
+function deleteIfOwnedBy<V>(index: Map<string, V>, key: string, owner: V): void {
+  if (index.get(key) === owner) index.delete(key);
+}
+
+/**
  * The live view of the config a broker or dispatcher works from. Lookups on the hot path
  * (event type by CloudEvents type, producer by API key hash) are single map reads.
  * Emits `change` (ConfigChange) after each applied entry.
@@ -128,7 +137,7 @@ export class ConfigCache extends EventEmitter<{ change: [ConfigChange] }> {
       case ConfigKeyPrefix.EventType: {
         const old = this.eventTypes.get(id);
         previous = old;
-        if (old) this.eventTypesByCeType.delete(`${old.namespace}\0${old.type}`);
+        if (old) deleteIfOwnedBy(this.eventTypesByCeType, `${old.namespace}\0${old.type}`, old);
         if (value) {
           const et = value as CompiledEventType;
           this.eventTypes.set(id, et);
@@ -139,7 +148,8 @@ export class ConfigCache extends EventEmitter<{ change: [ConfigChange] }> {
       case ConfigKeyPrefix.Producer: {
         const old = this.producers.get(id);
         previous = old;
-        for (const h of old?.apiKeyHashes ?? []) this.producersByApiKeyHash.delete(h);
+        for (const h of old?.apiKeyHashes ?? [])
+          deleteIfOwnedBy(this.producersByApiKeyHash, h, old);
         if (value) {
           const p = value as CompiledProducer;
           this.producers.set(id, p);

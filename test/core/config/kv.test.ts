@@ -4,6 +4,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  ConfigCache,
   openConfigBucket,
   watchConfig,
   writeCompiledConfig,
@@ -118,5 +119,25 @@ describe('config bucket', () => {
     } finally {
       stop();
     }
+  });
+});
+
+describe('config cache indexes', () => {
+  it('keeps a type and an API key resolvable across a rename (new entry put before the old is deleted)', async () => {
+    const cache = new ConfigCache();
+    cache.applyEntry('eventtype.shop.orders', eventType('orders', 'com.example.order.created'));
+    cache.applyEntry('producer.shop.acme', producer(['h1']));
+    cache.applyEntry(
+      'eventtype.shop.order-created',
+      eventType('order-created', 'com.example.order.created'),
+    );
+    cache.applyEntry('producer.shop.acme-corp', { ...producer(['h1']), name: 'acme-corp' });
+    cache.applyEntry('eventtype.shop.orders', undefined);
+    cache.applyEntry('producer.shop.acme', undefined);
+    assert.equal(
+      cache.findEventTypeByCeType('shop', 'com.example.order.created')?.name,
+      'order-created',
+    );
+    assert.equal(cache.findProducerByApiKeyHash('h1')?.name, 'acme-corp');
   });
 });
