@@ -104,14 +104,47 @@ function splitTrailingData(
 /**
  * JSON format §2.2: an Integer is written as its integer component only. JSON.parse turns
  * `5.0` and `5e0` into 5, so number-valued attributes are checked against the source text.
+ * Only the members of the event objects themselves count (the objects at `depth`: 1 for a
+ * single event, 2 for each element of a batch), never numbers inside `data` or another event.
+ * Returns one set of offending member names per object at that depth, in source order.
  */
-const NON_INTEGER_MEMBER = /"([a-z0-9]{1,128})"[ \t\r\n]*:[ \t\r\n]*-?[0-9]+[.eE]/g;
-
-function findNonIntegerMembers(source: string): Set<string> {
-  const names = new Set<string>();
-  for (const m of source.matchAll(NON_INTEGER_MEMBER)) names.add(m[1] ?? '');
-  return names;
+function findNonIntegerMembers(source: string, depth: number): Set<string>[] {
+  const objects: Set<string>[] = [];
+  let level = 0;
+  let current: Set<string> | undefined;
+  let name: string | undefined;
+  let member: string | undefined;
+  for (let i = 0; i < source.length; i++) {
+    const c = source.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (j < source.length && source.charCodeAt(j) !== 0x22)
+        j += source.charCodeAt(j) === 0x5c ? 2 : 1;
+      // A string right after ':' is a value; otherwise it is the next member's name.
+      if (member === undefined && level === depth) name = source.slice(i + 1, j);
+      member = undefined;
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      level++;
+      member = undefined;
+      if (level === depth && c === 0x7b) objects.push((current = new Set()));
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      level--;
+    } else if (c === 0x3a /* : */ && level === depth) {
+      member = name;
+    } else if (c === 0x2c /* , */) {
+      member = undefined;
+    } else if (member !== undefined && (c === 0x2d || (c >= 0x30 && c <= 0x39))) {
+      let j = i;
+      while (j < source.length && NUMBER_CHAR.test(source[j] as string)) j++;
+      if (/[.eE]/.test(source.slice(i, j))) current?.add(member);
+      member = undefined;
+      i = j - 1;
+    }
+  }
+  return objects;
 }
+const NUMBER_CHAR = /[-+0-9.eE]/;
 
 interface DataMember {
   value: unknown;
@@ -125,7 +158,7 @@ interface DataMember {
 export function decodeEventObject(
   object: unknown,
   path: string,
-  source: string,
+  source: IntegerFormSource,
   trailingData?: DataMember,
 ): CloudEvent {
   if (typeof object !== 'object' || object === null || Array.isArray(object)) {
@@ -159,12 +192,24 @@ export function decodeEventObject(
   return { attributes, data: decodeDataMember(attributes, data, base64, path) };
 }
 
+/**
+ * Where an event's members were written: the JSON text, the depth of the event objects in it
+ * and which of them this is. The scan runs only when an attribute is a number, once per text.
+ */
+export interface IntegerFormSource {
+  text: string;
+  depth: number;
+  index: number;
+  scanned?: Set<string>[];
+}
+
 function checkIntegerForms(
   attributes: Record<string, unknown>,
   path: string,
-  source: string,
+  source: IntegerFormSource,
 ): void {
-  const bad = findNonIntegerMembers(source);
+  source.scanned ??= findNonIntegerMembers(source.text, source.depth);
+  const bad = source.scanned[source.index] ?? new Set<string>();
   for (const name of Object.keys(attributes)) {
     if (typeof attributes[name] === 'number' && bad.has(name)) {
       throw createAttributeError(
@@ -225,9 +270,9 @@ export function decodeStructured(body: Uint8Array | string): CloudEvent {
   const split = splitTrailingData(text);
   if (split !== undefined) {
     const data = { value: split.data, text: split.dataText };
-    return decodeEventObject(split.head, '', split.headText, data);
+    return decodeEventObject(split.head, '', { text: split.headText, depth: 1, index: 0 }, data);
   }
-  return decodeEventObject(parseJsonBody(text, 'body'), '', text);
+  return decodeEventObject(parseJsonBody(text, 'body'), '', { text, depth: 1, index: 0 });
 }
 
 /** Decodes a JSON batch (application/cloudevents-batch+json); `[]` is a valid, empty batch. */
@@ -238,8 +283,11 @@ export function decodeBatch(body: Uint8Array | string): CloudEvent[] {
     throw new CodecError(CodecErrorCode.Malformed, 'a batch must be a JSON array of events');
   }
   const events = new Array<CloudEvent>(parsed.length);
+  // Elements before i were objects (or decoding stopped), so the i-th object at depth 2 is event i.
+  const source: IntegerFormSource = { text, depth: 2, index: 0 };
   for (let i = 0; i < parsed.length; i++) {
-    events[i] = decodeEventObject(parsed[i], `[${i}].`, text);
+    source.index = i;
+    events[i] = decodeEventObject(parsed[i], `[${i}].`, source);
   }
   return events;
 }
