@@ -2,6 +2,7 @@
  * HTTP binary content mode (HTTP binding §3.1): attributes in `ce-*` headers, `datacontenttype`
  * in `Content-Type`, the data as the body.
  */
+import { assertJsonDepth } from './json-depth.js';
 import { isUtf8 } from 'node:buffer';
 import {
   checkAttribute,
@@ -100,6 +101,7 @@ function decodeBody(contentType: string | undefined, body: Uint8Array): EventDat
       );
     }
     const text = decodeUtf8Body(body, 'JSON data');
+    assertJsonDepth(text, 'data (the body)', 'data');
     try {
       return { kind: 'json', value: JSON.parse(text), text: text.trim() };
     } catch (cause) {

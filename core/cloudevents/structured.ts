@@ -3,6 +3,7 @@
  * (application/cloudevents-batch+json). The structured text written here is also Herald's
  * storage format in JetStream, so encode → decode round-trips exactly.
  */
+import { assertJsonDepth } from './json-depth.js';
 import { isUtf8 } from 'node:buffer';
 import {
   checkAttribute,
@@ -267,6 +268,7 @@ function decodeDataMember(
 /** Decodes one event in the JSON format (application/cloudevents+json). */
 export function decodeStructured(body: Uint8Array | string): CloudEvent {
   const text = typeof body === 'string' ? body : decodeUtf8Body(body, 'body');
+  assertJsonDepth(text, 'the body');
   const split = splitTrailingData(text);
   if (split !== undefined) {
     const data = { value: split.data, text: split.dataText };
@@ -278,6 +280,7 @@ export function decodeStructured(body: Uint8Array | string): CloudEvent {
 /** Decodes a JSON batch (application/cloudevents-batch+json); `[]` is a valid, empty batch. */
 export function decodeBatch(body: Uint8Array | string): CloudEvent[] {
   const text = typeof body === 'string' ? body : decodeUtf8Body(body, 'body');
+  assertJsonDepth(text, 'the batch');
   const parsed = parseJsonBody(text, 'body');
   if (!Array.isArray(parsed)) {
     throw new CodecError(CodecErrorCode.Malformed, 'a batch must be a JSON array of events');
