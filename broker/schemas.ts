@@ -3,12 +3,9 @@
  * compiled once per `schemaDigest` (the operator's sha256 of the canonical schema), never on
  * a request. Entries whose digest no config entry uses any more are dropped on change.
  */
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import type { CompiledEventType } from '../core/config/model.js';
-
-// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+import { createSchemaAjv } from '../core/json-schema.js';
 
 /** One schema violation as the broker reports it: a JSON pointer into `data` and ajv's message. */
 export interface SchemaViolation {
@@ -30,9 +27,8 @@ export class SchemaValidators {
   private readonly byDigest = new Map<string, CompiledSchema>();
 
   constructor() {
-    // strict: false — user schemas may carry annotations ajv does not know (x-*, examples…).
-    this.ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: true });
-    addFormats(this.ajv);
+    // The operator compiles schemas with the same factory: what it accepts, the broker can use.
+    this.ajv = createSchemaAjv();
   }
 
   /** Number of compiled schemas held (for tests and metrics). */

@@ -14,6 +14,12 @@ export const ErrorCode = {
   InvalidCloudEvent: 'ERR_INVALID_CLOUDEVENT',
   UnsupportedMediaType: 'ERR_UNSUPPORTED_MEDIA_TYPE',
   Usage: 'ERR_USAGE',
+  /** A Standard Webhooks secret that is not `whsec_` + strict base64 (or not base64 at all). */
+  InvalidSigningSecret: 'ERR_INVALID_SIGNING_SECRET',
+  /** applyNow() on an operator that was stopped. */
+  OperatorStopped: 'ERR_OPERATOR_STOPPED',
+  /** A consumer's message iterator ended without being asked to (the loop reconnects). */
+  ConsumeInterrupted: 'ERR_CONSUME_INTERRUPTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -3,6 +3,12 @@
  * then ack / nak(delay) / dead-letter. Up to `concurrency` deliveries run at once (1 when
  * ordered). Every settlement goes back to JetStream, so nothing here needs to survive a crash.
  *
+ * The consumer's max_deliver is retry.maxAttempts + 1: deliveries 1…maxAttempts are attempts
+ * (a POST each); the one spare delivery after them never POSTs, it only dead-letters. It is
+ * what a message gets back when the last attempt could not be settled — the dispatcher stopped
+ * or crashed between the last POST and the dead letter, or HERALD_DLQ refused it — so such an
+ * event still reaches the dead-letter stream instead of being stranded in its consumer.
+ *
  * Pipeline per message — later issues slot in where marked: decode → filter → (ledger check)
  * → deliver → decide → settle → (ledger record, attempts log).
  */
@@ -18,14 +24,16 @@ import {
 import { decodeStructured } from '../core/cloudevents/index.js';
 import type { CloudEvent } from '../core/cloudevents/types.js';
 import type { CompiledConsumer } from '../core/config/model.js';
+import { ErrorCode, HeraldError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { messageIdFor } from '../core/topology.js';
-import { publishDeadLetter } from './dead-letter.js';
+import { publishDeadLetter, type DeadLetterDetails } from './dead-letter.js';
 import { webhookIdFor, type SinkClients } from './deliver.js';
 import { DeliveryOutcome, SkipReason, type DispatcherMetrics } from './metrics.js';
 import type { PreparedSubscription } from './prepare.js';
 import {
   AttemptFailure,
+  DeadLetterCode,
   decideNextStep,
   statusClassOf,
   type AttemptResult,
@@ -46,16 +54,35 @@ export interface ConsumeLoopOptions {
 export interface ConsumeLoop {
   readonly stream: string;
   readonly durable: string;
+  /**
+   * Swaps in a changed subscription (sink, credentials, signing secrets, filters, retry policy,
+   * timeout, mode) without touching the consumer, so nothing is nak'd and no delivery count
+   * moves. Messages started from now on use it; those in flight finish with the one they
+   * started with. The consumers and the concurrency must be unchanged: restart for those.
+   */
+  update(subscription: PreparedSubscription): void;
   /** Stops pulling; in-flight deliveries finish, buffered ones are nak'd for redelivery. */
   stop(): Promise<void>;
 }
 
 /** While the operator has not created the consumer yet: retry, from 250 ms up to 15 s apart. */
 const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 15_000 } as const;
-/** Tries at publishing one dead letter before giving the event back to JetStream. */
+/**
+ * Tries at publishing one dead letter before giving the event back to JetStream (nak), on a
+ * delivery that is not the last one: JetStream redelivers it, and past maxAttempts that
+ * redelivery only dead-letters.
+ */
 const DEAD_LETTER_TRIES = 3;
+/**
+ * On the spare (last) delivery nothing comes after, so the dead-letter publish is retried until
+ * it succeeds or the loop stops: from 500 ms doubling up to 15 s apart (and at most half the
+ * consumer's ack_wait), with an in-progress ack around every wait to keep the message.
+ */
+const LAST_DELIVERY_DEAD_LETTER_BACKOFF = { initialMs: 500, maxMs: 15_000 } as const;
 /** nak delay when the dead-letter stream is unavailable or something unexpected failed. */
 const FALLBACK_NAK_MS = 5_000;
+/** `status_class` of a dead letter that made no attempt (the spare delivery). */
+const NO_ATTEMPT_STATUS_CLASS = 'none';
 
 export function startConsumeLoop(options: ConsumeLoopOptions): ConsumeLoop {
   return new ConsumeLoopRunner(options);
@@ -65,7 +92,8 @@ class ConsumeLoopRunner implements ConsumeLoop {
   readonly stream: string;
   readonly durable: string;
   private readonly o: ConsumeLoopOptions;
-  private readonly sub: PreparedSubscription;
+  /** Replaced by update(); each message reads it once, when it starts. */
+  private sub: PreparedSubscription;
   private readonly log: Logger;
   private readonly slots: Slots;
   private readonly inflight = new Set<Promise<void>>();
@@ -86,6 +114,10 @@ class ConsumeLoopRunner implements ConsumeLoop {
     this.running = this.run().catch((err: unknown) => {
       this.log.error({ err }, 'consume loop failed');
     });
+  }
+
+  update(subscription: PreparedSubscription): void {
+    this.sub = subscription;
   }
 
   stop(): Promise<void> {
@@ -150,12 +182,16 @@ class ConsumeLoopRunner implements ConsumeLoop {
       });
       this.inflight.add(task);
     }
-    if (!this.stopping) throw new Error('the consumer’s message iterator ended');
+    if (!this.stopping) {
+      throw new HeraldError(ErrorCode.ConsumeInterrupted, 'the consumer’s message iterator ended');
+    }
   }
 
   /**
-   * A message pulled but not started when stopping goes back at once (nak) — unless this is
-   * its last allowed delivery: JetStream would not redeliver it, so it is processed instead.
+   * A message pulled but not started when stopping goes back at once (nak): its delivery count
+   * already moved, but it comes back at once to whichever dispatcher runs next. Not on its last
+   * attempt or on the spare delivery: a nak would cost the last POST (or, on the spare, the
+   * event would not come back at all), so it is processed instead.
    */
   private releaseOnStop(msg: JsMsg): boolean {
     if (msg.info.deliveryCount >= this.sub.retry.maxAttempts) return false;
@@ -185,7 +221,9 @@ class ConsumeLoopRunner implements ConsumeLoop {
   }
 
   private async processMessage(msg: JsMsg): Promise<void> {
-    const { namespace, name } = this.sub;
+    // One subscription for the whole message, even if update() swaps it meanwhile.
+    const sub = this.sub;
+    const { namespace, name } = sub;
     let event: CloudEvent;
     try {
       event = decodeStructured(msg.data);
@@ -199,7 +237,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
       msg.term();
       return;
     }
-    if (!this.sub.matches(event.attributes)) {
+    if (!sub.matches(event.attributes)) {
       this.o.metrics.skipped.inc({ namespace, subscription: name, reason: SkipReason.Filtered });
       msg.ack();
       return;
@@ -207,23 +245,48 @@ class ConsumeLoopRunner implements ConsumeLoop {
     const messageId =
       msg.headers?.get('Nats-Msg-Id') ||
       messageIdFor(namespace, String(event.attributes.source), String(event.attributes.id));
-    const webhookId = webhookIdFor(namespace, name, messageId);
     const attempt = msg.info.deliveryCount;
 
-    const stopKeepAlive = this.keepAlive(msg);
+    if (attempt > sub.retry.maxAttempts) {
+      // The spare delivery: every attempt is used up, but the last one was never settled (the
+      // dispatcher stopped or crashed before dead-lettering, or HERALD_DLQ refused the dead
+      // letter). No POST: dead-letter it now.
+      const details: DeadLetterDetails = {
+        code: DeadLetterCode.AttemptsExhausted,
+        reason:
+          `no attempt left: delivery ${attempt} after retry.maxAttempts ${sub.retry.maxAttempts}; ` +
+          'the last attempt was not settled (dispatcher stopped, or dead-letter stream unavailable)',
+        attempts: attempt - 1,
+      };
+      const context = {
+        eventId: event.attributes.id,
+        seq: msg.seq,
+        attempt,
+        maxAttempts: sub.retry.maxAttempts,
+      };
+      await this.deadLetter(msg, sub, event, messageId, details, context, NO_ATTEMPT_STATUS_CLASS);
+      return;
+    }
+
+    const webhookId = webhookIdFor(namespace, name, messageId);
+    const stopKeepAlive = this.keepAlive(msg, sub);
     try {
-      const result = await this.attemptDelivery(event, webhookId);
-      const step = decideNextStep(result, attempt, this.sub.retry, {
+      const result = await this.attemptDelivery(sub, event, webhookId);
+      const step = decideNextStep(result, attempt, sub.retry, {
         ...(this.o.random ? { random: this.o.random } : {}),
       });
-      await this.settle(msg, event, messageId, attempt, result, step);
+      await this.settle(msg, sub, event, messageId, attempt, result, step);
     } finally {
       stopKeepAlive();
     }
   }
 
-  private async attemptDelivery(event: CloudEvent, webhookId: string): Promise<AttemptResult> {
-    const { target } = this.sub;
+  private async attemptDelivery(
+    sub: PreparedSubscription,
+    event: CloudEvent,
+    webhookId: string,
+  ): Promise<AttemptResult> {
+    const { target } = sub;
     let result: AttemptResult;
     const started = performance.now();
     try {
@@ -234,11 +297,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
       result = { kind: 'failure', failure: AttemptFailure.Internal, message };
     }
     this.o.metrics.deliveryDuration.observe(
-      {
-        namespace: this.sub.namespace,
-        subscription: this.sub.name,
-        status_class: statusClassOf(result),
-      },
+      { namespace: sub.namespace, subscription: sub.name, status_class: statusClassOf(result) },
       (performance.now() - started) / 1000,
     );
     return result;
@@ -246,6 +305,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
 
   private async settle(
     msg: JsMsg,
+    sub: PreparedSubscription,
     event: CloudEvent,
     messageId: string,
     attempt: number,
@@ -257,32 +317,26 @@ class ConsumeLoopRunner implements ConsumeLoop {
       eventId: event.attributes.id,
       seq: msg.seq,
       attempt,
-      maxAttempts: this.sub.retry.maxAttempts,
+      maxAttempts: sub.retry.maxAttempts,
       status,
     };
-    const count = (outcome: DeliveryOutcome): void =>
-      this.o.metrics.deliveries.inc({
-        namespace: this.sub.namespace,
-        subscription: this.sub.name,
-        outcome,
-        status_class: statusClassOf(result),
-      });
+    const statusClass = statusClassOf(result);
     switch (step.action) {
       case 'ack':
         msg.ack();
-        count(DeliveryOutcome.Delivered);
+        this.count(sub, DeliveryOutcome.Delivered, statusClass);
         this.log.debug(context, 'delivered');
         return;
       case 'nak':
         msg.nak(step.delayMs);
-        count(DeliveryOutcome.Retried);
+        this.count(sub, DeliveryOutcome.Retried, statusClass);
         this.log.warn(
           { ...context, delayMs: step.delayMs, reason: step.reason },
           'delivery attempt failed; retrying',
         );
         return;
       case 'dead_letter': {
-        const details = {
+        const details: DeadLetterDetails = {
           code: step.code,
           reason: step.reason,
           attempts: attempt,
@@ -291,49 +345,104 @@ class ConsumeLoopRunner implements ConsumeLoop {
             ? { bodyExcerpt: result.bodyExcerpt }
             : {}),
         };
-        const producer = msg.headers?.get('Herald-Producer');
-        const source = {
-          namespace: this.sub.namespace,
-          subscription: this.sub.name,
-          stream: msg.info.stream,
-          streamSequence: msg.seq,
-          messageId,
-          ...(producer ? { producer } : {}),
-        };
-        for (let tryNo = 1; ; tryNo++) {
-          try {
-            await publishDeadLetter(this.o.js, source, event, details);
-            break;
-          } catch (err) {
-            if (tryNo >= DEAD_LETTER_TRIES) {
-              // Last delivery: JetStream will not redeliver, but the event stays in its stream.
-              this.log.error(
-                { ...context, err, stream: msg.info.stream, code: step.code },
-                'cannot publish the dead letter; giving the event back to JetStream',
-              );
-              msg.nak(FALLBACK_NAK_MS);
-              return;
-            }
-            await sleep(500 * tryNo);
-          }
-        }
-        msg.term();
-        count(DeliveryOutcome.DeadLettered);
-        this.log.warn({ ...context, code: step.code, reason: step.reason }, 'event dead-lettered');
+        await this.deadLetter(msg, sub, event, messageId, details, context, statusClass);
         return;
       }
     }
   }
 
+  private count(sub: PreparedSubscription, outcome: DeliveryOutcome, statusClass: string): void {
+    this.o.metrics.deliveries.inc({
+      namespace: sub.namespace,
+      subscription: sub.name,
+      outcome,
+      status_class: statusClass,
+    });
+  }
+
+  /**
+   * Publishes the dead letter, then terminates the message. When HERALD_DLQ refuses it: on a
+   * delivery that is not the last, a few quick tries and then nak (JetStream redelivers it; a
+   * redelivery past maxAttempts only dead-letters); on the spare delivery, nothing would come
+   * back after a nak, so it keeps trying — with in-progress acks holding the message — until
+   * the publish succeeds or the loop stops.
+   */
+  private async deadLetter(
+    msg: JsMsg,
+    sub: PreparedSubscription,
+    event: CloudEvent,
+    messageId: string,
+    details: DeadLetterDetails,
+    context: Record<string, unknown>,
+    statusClass: string,
+  ): Promise<void> {
+    const lastDelivery = msg.info.deliveryCount > sub.retry.maxAttempts;
+    const producer = msg.headers?.get('Herald-Producer');
+    const source = {
+      namespace: sub.namespace,
+      subscription: sub.name,
+      stream: msg.info.stream,
+      streamSequence: msg.seq,
+      messageId,
+      ...(producer ? { producer } : {}),
+    };
+    const where = { ...context, stream: msg.info.stream, code: details.code };
+    let waitMs: number = LAST_DELIVERY_DEAD_LETTER_BACKOFF.initialMs;
+    for (let tryNo = 1; ; tryNo++) {
+      try {
+        await publishDeadLetter(this.o.js, source, event, details);
+        break;
+      } catch (err) {
+        if (!lastDelivery) {
+          if (tryNo >= DEAD_LETTER_TRIES) {
+            this.log.error(
+              { ...where, err },
+              'cannot publish the dead letter; giving the event back to JetStream',
+            );
+            msg.nak(FALLBACK_NAK_MS);
+            return;
+          }
+          await sleep(500 * tryNo, undefined, { signal: this.stopSignal.signal }).catch(() => {});
+          continue;
+        }
+        if (this.stopping) {
+          // Nothing redelivers it now: it stays in its stream at this sequence, unacknowledged.
+          this.log.error(
+            { ...where, err, tries: tryNo },
+            'stopping while the dead letter cannot be published on the last delivery; the event stays in its stream',
+          );
+          return;
+        }
+        if (tryNo === 1 || tryNo % 10 === 0) {
+          this.log.error(
+            { ...where, err, tries: tryNo, retryInMs: waitMs },
+            'cannot publish the dead letter on the last delivery; retrying until it succeeds',
+          );
+        }
+        msg.working();
+        await sleep(waitMs, undefined, { signal: this.stopSignal.signal }).catch(() => {});
+        msg.working();
+        const halfAckWaitMs = this.ackWaitMs ? Math.floor(this.ackWaitMs / 2) : Infinity;
+        waitMs = Math.min(waitMs * 2, LAST_DELIVERY_DEAD_LETTER_BACKOFF.maxMs, halfAckWaitMs);
+      }
+    }
+    msg.term();
+    this.count(sub, DeliveryOutcome.DeadLettered, statusClass);
+    this.log.warn({ ...where, reason: details.reason }, 'event dead-lettered');
+  }
+
   /**
    * Sends in-progress acks while a request (and its settlement) runs, when it could outlive
-   * half the consumer's ack_wait; otherwise JetStream would redeliver mid-request.
+   * half the consumer's ack_wait; otherwise JetStream would redeliver mid-request. ack_wait is
+   * read when the loop attaches to its consumer; a timeout changed in place (update()) makes
+   * the operator raise or lower ack_wait with it (always above the timeout), and either way the
+   * cached value errs on the side of more in-progress acks, never fewer than needed.
    */
-  private keepAlive(msg: JsMsg): () => void {
+  private keepAlive(msg: JsMsg, sub: PreparedSubscription): () => void {
     const ackWaitMs = this.ackWaitMs;
     if (!ackWaitMs) return () => {};
     const everyMs = Math.max(500, Math.floor(ackWaitMs / 2));
-    if (this.sub.target.timeoutMs < everyMs) return () => {};
+    if (sub.target.timeoutMs < everyMs) return () => {};
     const timer = setInterval(() => msg.working(), everyMs);
     return () => clearInterval(timer);
   }

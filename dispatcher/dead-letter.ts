@@ -39,18 +39,35 @@ export interface DeadLetterDetails {
   bodyExcerpt?: string;
 }
 
-/** The event with heralderror* attributes added (replacing any from an earlier dead-lettering). */
+const CONTROL_CHARACTER = /\p{Cc}/gu;
+const NONCHARACTER_OR_LONE_SURROGATE = /[\p{Noncharacter_Code_Point}\p{Cs}]/gu;
+
+/**
+ * Makes free text a valid CloudEvents String: control characters (U+0000–U+001F,
+ * U+007F–U+009F: newlines, tabs, NUL…) become a space, so a multi-line body still reads as
+ * text; Unicode noncharacters and unpaired surrogates become U+FFFD, the replacement
+ * character. Neither replacement makes the UTF-8 longer, so a cut excerpt stays within its
+ * limit.
+ */
+export function toCloudEventsString(text: string): string {
+  return text.replace(CONTROL_CHARACTER, ' ').replace(NONCHARACTER_OR_LONE_SURROGATE, '\uFFFD');
+}
+
+/**
+ * The event with heralderror* attributes added (replacing any from an earlier dead-lettering).
+ * The reason and the body excerpt are made valid CloudEvents strings (see
+ * toCloudEventsString): the dead letter must decode with Herald's own strict codec.
+ */
 export function buildDeadLetterEvent(event: CloudEvent, details: DeadLetterDetails): CloudEvent {
   const attributes: Record<string, AttributeValue> = { ...event.attributes };
   for (const name of Object.values(DeadLetterAttribute)) delete attributes[name];
   attributes[DeadLetterAttribute.Code] = details.code;
-  attributes[DeadLetterAttribute.Reason] = details.reason;
+  attributes[DeadLetterAttribute.Reason] = toCloudEventsString(details.reason);
   attributes[DeadLetterAttribute.Attempts] = details.attempts;
   if (details.status !== undefined) attributes[DeadLetterAttribute.Status] = details.status;
   if (details.bodyExcerpt) {
-    attributes[DeadLetterAttribute.Body] = truncateUtf8(
-      Buffer.from(details.bodyExcerpt, 'utf8'),
-      BODY_EXCERPT_BYTES,
+    attributes[DeadLetterAttribute.Body] = toCloudEventsString(
+      truncateUtf8(Buffer.from(details.bodyExcerpt, 'utf8'), BODY_EXCERPT_BYTES),
     );
   }
   return { attributes, data: event.data };

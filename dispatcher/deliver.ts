@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
-import { encodeBinary, encodeStructured } from '../core/cloudevents/index.js';
-import { MediaType, type CloudEvent } from '../core/cloudevents/types.js';
+import { encodeBinary, encodeStructuredHttp } from '../core/cloudevents/index.js';
+import type { CloudEvent } from '../core/cloudevents/types.js';
 import { signWebhook, WebhookHeader } from '../core/signing.js';
 import { AttemptFailure, type AttemptResult } from './retry.js';
 
@@ -59,10 +59,7 @@ export class DeliveryTarget {
 
   /** The full request for one attempt; `nowSeconds` is the webhook-timestamp. */
   buildRequest(event: CloudEvent, webhookId: string, nowSeconds: number): DeliveryRequest {
-    const message =
-      this.mode === 'structured'
-        ? { headers: { 'content-type': MediaType.Structured }, body: encodeStructured(event) }
-        : encodeBinary(event);
+    const message = this.mode === 'structured' ? encodeStructuredHttp(event) : encodeBinary(event);
     const headers: Record<string, string> = { ...message.headers, ...this.#headers };
     headers[WebhookHeader.Id] = webhookId;
     headers[WebhookHeader.Timestamp] = String(nowSeconds);
@@ -77,8 +74,17 @@ export class DeliveryTarget {
     return { url: this.url, headers, body: message.body };
   }
 
+  /**
+   * What logs may show: the sink's origin (scheme://host:port) only. Webhook paths and queries
+   * often carry tokens, so they never reach a log line.
+   */
   toJSON(): Record<string, unknown> {
-    return { url: this.url.href, mode: this.mode, timeoutMs: this.timeoutMs, signed: this.signed };
+    return {
+      origin: this.url.origin,
+      mode: this.mode,
+      timeoutMs: this.timeoutMs,
+      signed: this.signed,
+    };
   }
 }
 
@@ -89,10 +95,34 @@ export interface DeliveryRequest {
   body: Uint8Array | string;
 }
 
-/** Keep-alive connection pools, one per sink origin, shared by every subscription. */
+/**
+ * Keep-alive connection pools, one per sink origin, shared by every subscription. The
+ * supervisor calls closeUnused() whenever the running subscriptions change, so the pools of
+ * sinks nobody delivers to any more do not pile up.
+ */
 export class SinkClients {
   private readonly pools = new Map<string, Pool>();
   private closed = false;
+
+  /** Origins with an open pool (for tests and diagnostics). */
+  get origins(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  /**
+   * Closes the pools of every origin not in `inUse` (origins as URL.origin gives them).
+   * Requests already queued on such a pool finish first (undici's close is graceful); a later
+   * request to that origin simply opens a new pool.
+   */
+  closeUnused(inUse: ReadonlySet<string>): Promise<void> {
+    const unused: Pool[] = [];
+    for (const [origin, pool] of this.pools) {
+      if (inUse.has(origin)) continue;
+      this.pools.delete(origin);
+      unused.push(pool);
+    }
+    return Promise.allSettled(unused.map((p) => p.close())).then(() => undefined);
+  }
 
   private poolFor(url: URL): Pool {
     let pool = this.pools.get(url.origin);

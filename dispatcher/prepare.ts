@@ -8,9 +8,11 @@ import type { CompiledSubscription } from '../core/config/model.js';
 import { unsealSecret } from '../core/config/seal.js';
 import { compileFilters, FilterErrorCode, isFilterError } from '../core/filters/index.js';
 import type { FilterPredicate } from '../core/filters/index.js';
+import { decodeSigningSecret } from '../core/signing.js';
 import { DeliveryTarget } from './deliver.js';
 import type { RetryPolicy } from './retry.js';
 
+/** Why a subscription is not started: the `code` of SubscriptionNotDeliverableError, as logged. */
 export const NotDeliverableReason = {
   InvalidFilter: 'invalid_filter',
   /** Asks for something a later version implements (CESQL, oauth2, handshake). */
@@ -18,15 +20,18 @@ export const NotDeliverableReason = {
   InvalidSink: 'invalid_sink',
   /** A sealed secret does not unseal with this dispatcher's config key. */
   SecretUnavailable: 'secret_unavailable',
+  /** A signing secret that is not a Standard Webhooks secret (not base64). */
+  InvalidSecret: 'invalid_secret',
 } as const;
 export type NotDeliverableReason = (typeof NotDeliverableReason)[keyof typeof NotDeliverableReason];
 
+/** Typed like the other Herald errors: callers branch on `code`; `message` names no secret. */
 export class SubscriptionNotDeliverableError extends Error {
-  readonly reason: NotDeliverableReason;
-  constructor(reason: NotDeliverableReason, message: string, options?: { cause?: unknown }) {
+  readonly code: NotDeliverableReason;
+  constructor(code: NotDeliverableReason, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SubscriptionNotDeliverableError';
-    this.reason = reason;
+    this.code = code;
   }
 }
 
@@ -84,9 +89,19 @@ export function prepareSubscription(
     const token = unsealHeaderValue(configKey, auth.bearer.token, 'sink.auth.bearer');
     headers.authorization = `Bearer ${token}`;
   }
-  const signingSecrets = sub.delivery.signingSecrets.map((s) =>
-    unsealOrRefuse(configKey, s, 'delivery.signing'),
-  );
+  const signingSecrets = sub.delivery.signingSecrets.map((s) => {
+    const secret = unsealOrRefuse(configKey, s, 'delivery.signing');
+    try {
+      decodeSigningSecret(secret); // refused here rather than on every delivery
+    } catch (cause) {
+      throw new SubscriptionNotDeliverableError(
+        NotDeliverableReason.InvalidSecret,
+        'delivery.signing: the secret is not a Standard Webhooks secret (whsec_ + base64)',
+        { cause },
+      );
+    }
+    return secret;
+  });
   const notEnforced: string[] = [];
   if (sub.delivery.rateLimit) notEnforced.push('delivery.rateLimit');
   if (sub.delivery.deadLetterSinkUri) {

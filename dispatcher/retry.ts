@@ -107,7 +107,8 @@ export type NextStep =
 
 /**
  * Combines the classification with the attempt count: a retryable failure on the last attempt
- * (deliveryCount ≥ maxAttempts, which is also the consumer's max_deliver) is dead-lettered.
+ * (deliveryCount ≥ maxAttempts) is dead-lettered. The consumer's max_deliver is one more than
+ * maxAttempts; that spare delivery never gets here (the consume loop only dead-letters it).
  */
 export function decideNextStep(
   result: AttemptResult,

@@ -1,8 +1,14 @@
 /**
  * Keeps one consume loop per (Subscription, consumer) in line with the live config: starts
- * loops for new subscriptions, restarts them when a subscription changes, stops them when it
- * is removed or paused. Work for one subscription is serialised, so a quick add-change-remove
- * never leaves two loops on one consumer.
+ * loops for new subscriptions, updates or restarts them when a subscription changes, stops
+ * them when it is removed or paused. Work for one subscription is serialised, so a quick
+ * add-change-remove never leaves two loops on one consumer.
+ *
+ * A restart costs delivery attempts: messages pulled but not started are nak'd, and JetStream
+ * counted that delivery already. So a change restarts the loops only when it has to — when the
+ * consumers or the concurrency (maxInFlight, ordering) change. Every other change (sink URL,
+ * credentials, signing secrets, filters, retry policy, timeout, mode) is swapped into the
+ * running loops in place (ConsumeLoop.update): no nak, no delivery count moves.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { ConfigCache } from '../core/config/kv.js';
@@ -25,9 +31,26 @@ export interface SupervisorOptions {
 }
 
 interface Running {
-  /** The config the loops were started from, as JSON: any change restarts them. */
+  /** The config the loops run, as JSON: an identical one changes nothing. */
   fingerprint: string;
+  /** What cannot change under a running loop (see restartKeyOf). */
+  restartKey: string;
   loops: ConsumeLoop[];
+  /** The sink origin the loops deliver to; absent when the subscription is not deliverable. */
+  origin?: string;
+}
+
+/**
+ * The parts of a subscription a running loop cannot take over in place: which consumers it
+ * reads (stream, durable) and how many deliveries it runs at once (the pull batch and the
+ * slots are sized by it).
+ */
+function restartKeyOf(sub: CompiledSubscription): string {
+  return JSON.stringify({
+    consumers: sub.consumers.map((c) => [c.stream, c.durable]),
+    maxInFlight: sub.delivery.maxInFlight,
+    ordering: sub.delivery.ordering,
+  });
 }
 
 export class SubscriptionSupervisor {
@@ -87,29 +110,44 @@ export class SubscriptionSupervisor {
     const log = this.o.logger.child({ namespace, subscription: name });
     const labels = { namespace, subscription: name };
 
-    if (current) {
-      await Promise.all(current.loops.map((l) => l.stop()));
-      this.running.delete(id);
-      this.o.metrics.consumerLoops.set(labels, 0);
-      if (current.loops.length > 0) {
-        log.info(desired ? 'subscription changed; restarting' : 'subscription stopped');
-      }
+    if (!desired || !fingerprint) {
+      if (current) await this.stopLoops(id, current, log, 'subscription stopped');
+      // A removed subscription leaves no label set behind; a paused one reads 0.
+      if (this.o.cache.findSubscription(namespace, name))
+        this.o.metrics.consumerLoops.set(labels, 0);
+      else this.o.metrics.consumerLoops.remove(labels);
+      await this.closeUnusedSinks();
+      return;
     }
-    if (!desired || !fingerprint) return;
+    const restartKey = restartKeyOf(desired);
 
     let prepared;
     try {
       prepared = prepareSubscription(desired, this.o.configKey, this.o.userAgent);
     } catch (err) {
       if (!(err instanceof SubscriptionNotDeliverableError)) throw err;
+      if (current) await this.stopLoops(id, current, log, 'subscription stopped');
       // Its events stay in the consumer until the subscription is fixed (or Herald upgraded).
-      log.error({ reason: err.reason, detail: err.message }, 'subscription not started');
-      this.running.set(id, { fingerprint, loops: [] });
+      log.error({ code: err.code, detail: err.message }, 'subscription not started');
+      this.running.set(id, { fingerprint, restartKey, loops: [] });
+      this.o.metrics.consumerLoops.set(labels, 0);
+      await this.closeUnusedSinks();
       return;
     }
     for (const setting of prepared.notEnforced) {
       log.warn({ setting }, 'setting not enforced by this version of the dispatcher');
     }
+    const origin = prepared.target.url.origin;
+
+    if (current && current.loops.length > 0 && current.restartKey === restartKey) {
+      for (const loop of current.loops) loop.update(prepared);
+      this.running.set(id, { fingerprint, restartKey, loops: current.loops, origin });
+      log.info({ target: prepared.target.toJSON() }, 'subscription updated in place');
+      await this.closeUnusedSinks();
+      return;
+    }
+    if (current) await this.stopLoops(id, current, log, 'subscription changed; restarting');
+
     const loops = desired.consumers.map((consumer) =>
       startConsumeLoop({
         js: this.o.js,
@@ -121,11 +159,25 @@ export class SubscriptionSupervisor {
         ...(this.o.random ? { random: this.o.random } : {}),
       }),
     );
-    this.running.set(id, { fingerprint, loops });
+    this.running.set(id, { fingerprint, restartKey, loops, origin });
     this.o.metrics.consumerLoops.set(labels, loops.length);
     log.info(
-      { consumers: desired.consumers.map((c) => c.stream), target: prepared.target },
+      { consumers: desired.consumers.map((c) => c.stream), target: prepared.target.toJSON() },
       'subscription started',
     );
+    await this.closeUnusedSinks();
+  }
+
+  private async stopLoops(id: string, current: Running, log: Logger, msg: string): Promise<void> {
+    await Promise.all(current.loops.map((l) => l.stop()));
+    this.running.delete(id);
+    if (current.loops.length > 0) log.info(msg);
+  }
+
+  /** Closes the connection pools of sink origins no running subscription delivers to. */
+  private closeUnusedSinks(): Promise<void> {
+    const inUse = new Set<string>();
+    for (const r of this.running.values()) if (r.origin && r.loops.length > 0) inUse.add(r.origin);
+    return this.o.sinks.closeUnused(inUse);
   }
 }

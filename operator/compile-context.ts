@@ -7,6 +7,7 @@ import type { CompiledEventType, SealedSecret } from '../core/config/model.js';
 import { sealSecret } from '../core/config/seal.js';
 import { parseByteQuantity, parseDuration } from '../core/duration.js';
 import { isHeraldError } from '../core/errors.js';
+import { checkSigningSecret } from '../core/signing.js';
 import { readSecretValue } from '../core/resources/validate.js';
 import { Defaults, type Kind, type Secret, type SecretKeyRef } from '../core/resources/types.js';
 
@@ -19,6 +20,8 @@ export const ProblemReason = {
   InvalidSchema: 'InvalidSchema',
   InvalidValue: 'InvalidValue',
   UnsupportedFilter: 'UnsupportedFilter',
+  /** An API key another Producer already uses: a key must identify one Producer. */
+  DuplicateCredential: 'DuplicateCredential',
 } as const;
 export type ProblemReason = (typeof ProblemReason)[keyof typeof ProblemReason];
 
@@ -97,6 +100,8 @@ export interface Env {
   /** Compiled EventTypes by `namespace/name`. */
   eventTypes: Map<string, CompiledEventType>;
   ajv: Ajv2020;
+  /** API key hash → `namespace/name` of the first Producer (in compile order) declaring it. */
+  apiKeyOwners: Map<string, string>;
 }
 
 export const idOf = (namespace: string, name: string): string => `${namespace}/${name}`;
@@ -128,4 +133,31 @@ export function sealRef(
 ): SealedSecret {
   const value = readSecret(env, ctx, ref, path);
   return value ? sealSecret(env.options.configKey, value) : '';
+}
+
+/**
+ * Like sealRef, for a Standard Webhooks signing secret: it must be what docs/resources.md
+ * promises, `whsec_` + strict base64 of 24–64 bytes, or the resource fails with InvalidValue
+ * naming the Secret and key (never the value).
+ */
+export function sealSigningSecretRef(
+  env: Env,
+  ctx: ResourceContext,
+  ref: SecretKeyRef,
+  path: string,
+): SealedSecret {
+  const value = readSecret(env, ctx, ref, path);
+  if (!value) return '';
+  try {
+    checkSigningSecret(value);
+  } catch (err) {
+    if (!isHeraldError(err)) throw err;
+    ctx.fail(
+      ProblemReason.InvalidValue,
+      `Secret "${ctx.namespace}/${ref.name}" key "${ref.key}" is not a signing secret: ${err.message} (expected whsec_ + base64 of 24–64 bytes)`,
+      path,
+    );
+    return '';
+  }
+  return sealSecret(env.options.configKey, value);
 }

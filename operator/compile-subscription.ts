@@ -8,8 +8,10 @@ import {
   ProblemReason,
   ResourceContext,
   sealRef,
+  sealSigningSecretRef,
   type Env,
 } from './compile-context.js';
+import { startTimeOf } from './jetstream-config.js';
 
 /** Paths of CESQL filters, at any depth of all/any/not. */
 function findSqlFilters(f: Filter, path: string): string[] {
@@ -19,8 +21,6 @@ function findSqlFilters(f: Filter, path: string): string[] {
   if ('not' in f) return findSqlFilters(f.not, `${path}.not`);
   return [];
 }
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 function compileSink(env: Env, ctx: ResourceContext, sink: Subscription['spec']['sink']) {
   const out: CompiledSubscription['sink'] = {
@@ -79,10 +79,12 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
     ctx.fail(ProblemReason.UnsupportedFilter, 'CESQL (sql) filters are not supported yet', path);
   }
   const startFrom = spec.startFrom ?? Defaults.startFrom;
-  if (startFrom !== 'new' && startFrom !== 'earliest' && !RFC3339.test(startFrom)) {
+  // A real RFC 3339 time (core/cloudevents isTimestamp): 2024-02-30 is refused, not rolled
+  // over into March as `new Date` would.
+  if (startFrom !== 'new' && startFrom !== 'earliest' && startTimeOf(startFrom) === undefined) {
     ctx.fail(
       ProblemReason.InvalidValue,
-      `startFrom must be "new", "earliest" or an RFC 3339 time, not "${startFrom}"`,
+      `startFrom must be "new", "earliest" or a real RFC 3339 time, not "${startFrom}"`,
       'spec.startFrom',
     );
   }
@@ -91,7 +93,7 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
   const sink = compileSink(env, ctx, spec.sink);
   const signing = delivery.signing;
   const signingSecret =
-    signing && sealRef(env, ctx, signing.secretRef, 'spec.delivery.signing.secretRef');
+    signing && sealSigningSecretRef(env, ctx, signing.secretRef, 'spec.delivery.signing.secretRef');
   const ordering = delivery.ordering ?? Defaults.ordering;
   const compiled: CompiledSubscription = {
     format: CONFIG_FORMAT,

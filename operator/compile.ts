@@ -5,8 +5,6 @@
  * A resource with an error-level problem is left out of the config; the rest still compiles.
  */
 import { createHash } from 'node:crypto';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import {
   CONFIG_FORMAT,
   type CompiledConfig,
@@ -14,6 +12,7 @@ import {
   type CompiledProducer,
 } from '../core/config/model.js';
 import { hashApiKey } from '../core/config/seal.js';
+import { createSchemaAjv } from '../core/json-schema.js';
 import {
   Defaults,
   Kind,
@@ -29,7 +28,7 @@ import {
   ProblemReason,
   readSecret,
   ResourceContext,
-  sealRef,
+  sealSigningSecretRef,
   type CompileOptions,
   type Env,
   type ResourceProblem,
@@ -45,17 +44,36 @@ export {
 } from './compile-context.js';
 export { buildConsumerConfig, buildStreamConfig } from './jetstream-config.js';
 
-// ajv-formats is CommonJS with `exports.default`; under NodeNext the default import is the module.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+/**
+ * Which EventType owns each CloudEvents type, by typeOwnerKey(namespace, type) → EventType
+ * name. Opaque: take it from a CompileResult (or typeOwnersOf a config) and hand it back in.
+ */
+export type TypeOwners = ReadonlyMap<string, string>;
+
+export const typeOwnerKey = (namespace: string, type: string): string => `${namespace}\0${type}`;
+
+/** The owners a compiled config implies (to seed ownership from the config in KV). */
+export function typeOwnersOf(config: Pick<CompiledConfig, 'eventTypes'>): Map<string, string> {
+  return new Map(config.eventTypes.map((et) => [typeOwnerKey(et.namespace, et.type), et.name]));
+}
 
 export interface CompileInput {
   resources: HeraldResource[];
   secrets: Secret[];
+  /**
+   * Who owned each type at the previous compile (its result's `typeOwners`). When several
+   * EventTypes of a namespace claim one type, the previous owner keeps it, so adding an
+   * EventType that sorts first can never take a live type away; name order only decides
+   * among newcomers. Absent: name order decides.
+   */
+  previousTypeOwners?: TypeOwners;
 }
 
 export interface CompileResult {
   config: CompiledConfig;
   problems: ResourceProblem[];
+  /** The owner of every claimed type (valid or not): pass it back as `previousTypeOwners`. */
+  typeOwners: Map<string, string>;
 }
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
@@ -96,11 +114,11 @@ function compileEventType(
   const name = r.metadata.name;
   const ctx = new ResourceContext(Kind.EventType, namespace, name, env.problems);
   const spec = r.spec;
-  const owner = typeOwner.get(`${namespace}\0${spec.type}`);
+  const owner = typeOwner.get(typeOwnerKey(namespace, spec.type));
   if (owner !== name) {
     ctx.fail(
       ProblemReason.DuplicateType,
-      `type "${spec.type}" is already registered by EventType "${namespace}/${owner}" (the first by name owns it)`,
+      `type "${spec.type}" is already registered by EventType "${namespace}/${owner}"`,
       'spec.type',
     );
   }
@@ -165,12 +183,40 @@ function compileProducer(env: Env, r: Producer): CompiledProducer | undefined {
       `spec.eventTypes[${i}]`,
     );
   });
+  (spec.sources ?? []).forEach((pattern, i) => {
+    // `https://acme.example*` also matches https://acme.example.evil.com: legal, rarely meant.
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]*\*$/i.test(pattern)) return;
+    ctx.warn(
+      ProblemReason.InvalidValue,
+      `source pattern "${pattern}" matches any host that begins the same way; end it with "/*" to stay on one host`,
+      `spec.sources[${i}]`,
+    );
+  });
   const apiKeyHashes = (spec.auth.apiKeys ?? []).map((k, i) => {
-    const key = readSecret(env, ctx, k.secretRef, `spec.auth.apiKeys[${i}].secretRef`);
-    return key ? hashApiKey(key) : '';
+    const path = `spec.auth.apiKeys[${i}].secretRef`;
+    const key = readSecret(env, ctx, k.secretRef, path);
+    if (!key) return '';
+    const hash = hashApiKey(key);
+    // A key identifies one Producer: the first by namespace/name (valid or not) keeps it.
+    const id = idOf(namespace, r.metadata.name);
+    const owner = env.apiKeyOwners.get(hash);
+    if (owner === undefined) env.apiKeyOwners.set(hash, id);
+    else if (owner !== id) {
+      // Another tenant's Producer is not named: namespaces are the tenant boundary.
+      const who = owner.startsWith(`${namespace}/`)
+        ? `Producer "${owner}"`
+        : 'a Producer in another namespace';
+      ctx.fail(
+        ProblemReason.DuplicateCredential,
+        `the API key in Secret "${namespace}/${k.secretRef.name}" key "${k.secretRef.key}" is already used by ${who}`,
+        path,
+      );
+    }
+    return hash;
   });
   const hmac = spec.auth.hmac;
-  const hmacSecret = hmac && sealRef(env, ctx, hmac.secretRef, 'spec.auth.hmac.secretRef');
+  const hmacSecret =
+    hmac && sealSigningSecretRef(env, ctx, hmac.secretRef, 'spec.auth.hmac.secretRef');
   if (ctx.failed) return undefined;
   const { rateLimit } = spec;
   return {
@@ -229,18 +275,24 @@ export function compileResources(input: CompileInput, options: CompileOptions): 
     problems,
     secrets: new Map(input.secrets.map((s) => [idOf(namespaceOf(s), s.metadata.name), s])),
     eventTypes: new Map(),
-    ajv: new Ajv2020({ allErrors: true, strict: false, validateSchema: true, logger: false }),
+    ajv: createSchemaAjv(),
+    apiKeyOwners: new Map(),
   };
-  addFormats(env.ajv);
   const ofKind = <K extends HeraldResource['kind']>(kind: K) =>
     resources.filter((r): r is Extract<HeraldResource, { kind: K }> => r.kind === kind);
 
-  // The first EventType by name owns a type in its namespace, valid or not, so ownership
-  // does not flip when an earlier one is fixed or broken.
-  const typeOwner = new Map<string, string>();
+  // A type claimed by several EventTypes of a namespace goes to the one that owned it at the
+  // previous compile, if it still claims it; else to the first by name. Valid or not: the
+  // owner keeps it while broken, so ownership does not flip when one is fixed or broken.
+  const claimants = new Map<string, string[]>();
   for (const r of ofKind(Kind.EventType)) {
-    const key = `${namespaceOf(r)}\0${r.spec.type}`;
-    if (!typeOwner.has(key)) typeOwner.set(key, r.metadata.name);
+    const key = typeOwnerKey(namespaceOf(r), r.spec.type);
+    claimants.set(key, [...(claimants.get(key) ?? []), r.metadata.name]);
+  }
+  const typeOwner = new Map<string, string>();
+  for (const [key, names] of claimants) {
+    const previous = input.previousTypeOwners?.get(key);
+    typeOwner.set(key, previous !== undefined && names.includes(previous) ? previous : names[0]!);
   }
   const config: CompiledConfig = { eventTypes: [], producers: [], subscriptions: [] };
   for (const r of ofKind(Kind.EventType)) {
@@ -257,5 +309,5 @@ export function compileResources(input: CompileInput, options: CompileOptions): 
     const s = compileSubscription(env, r);
     if (s) config.subscriptions.push(s);
   }
-  return { config, problems };
+  return { config, problems, typeOwners: typeOwner };
 }

@@ -4,6 +4,13 @@
  * an apply with nothing to do sends only reads. Client 3.4 has no add-or-update for
  * consumers (DESIGN.md §8), hence info() then add()/update(), branching on JetStream codes.
  *
+ * Two phases, so the operator can write the config to KV between them: ensureTopology
+ * (create and update) before the KV write, so a broker never accepts a type whose stream does
+ * not exist yet; pruneTopology (delete) after it, so nothing is deleted that the config in KV
+ * still uses. What to prune is read from JetStream itself — every HERALD_EVT_* stream and
+ * Herald consumer not wanted by the config — never from the previous config, so deletions an
+ * apply could not finish are found again by the next one.
+ *
  * A JetStream API error concerns one object (a refused config): it is reported and the rest
  * still applies. Anything else (timeouts, a closed connection) is thrown, for the caller to
  * retry the whole apply.
@@ -14,8 +21,9 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import type { CompiledConfig, CompiledEventType } from '../core/config/model.js';
+import type { CompiledConfig } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
+import { EVENT_STREAM_PREFIX } from '../core/topology.js';
 import {
   buildConsumerConfig,
   buildStreamConfig,
@@ -24,12 +32,13 @@ import {
   findConsumerDrift,
   findStreamConflicts,
   findStreamDrift,
-  HERALD_CONSUMER_DESCRIPTION_PREFIX,
+  parseConsumerDescription,
+  parseEventTypeStreamDescription,
   pickConsumerUpdate,
+  type DeletionPolicy,
   type DesiredConsumer,
   type DesiredStream,
 } from './jetstream-config.js';
-import { consumerNameFor } from '../core/topology.js';
 
 export interface TopologyChange {
   object: 'stream' | 'consumer';
@@ -48,7 +57,10 @@ export interface ApplyReport {
   created: TopologyChange[];
   updated: TopologyChange[];
   deleted: TopologyChange[];
-  /** Streams of removed EventTypes kept because their deletionPolicy is Retain. */
+  /**
+   * Streams of removed EventTypes kept because their deletionPolicy is Retain (each reported
+   * once per `reportedKept` set, i.e. once per operator process).
+   */
   kept: TopologyChange[];
   /** Differences JetStream cannot apply in place (storage, retention, ack_policy…): left as they are. */
   conflicts: TopologyChange[];
@@ -71,24 +83,39 @@ export interface ApplyTopologyOptions {
   prune?: boolean;
   /** Replicas of HERALD_DLQ and HERALD_ATTEMPTS (default 1). */
   systemReplicas?: number;
+  /**
+   * deletionPolicy per EventType stream as this operator last compiled it, including streams
+   * whose EventType has vanished since. It wins over the marker in the stream's description
+   * (which is what survives an operator restart); with neither, a stream is retained.
+   */
+  deletionPolicies?: ReadonlyMap<string, DeletionPolicy>;
+  /**
+   * Retained streams already reported in `kept`: not reported again. Updated in place; a
+   * stream that is wanted again leaves it. Without it, every apply reports every kept stream.
+   */
+  reportedKept?: Set<string>;
+}
+
+export function emptyReport(): ApplyReport {
+  return { created: [], updated: [], deleted: [], kept: [], conflicts: [], failed: [] };
 }
 
 export function isReportEmpty(report: ApplyReport): boolean {
   return Object.values(report).every((list: unknown[]) => list.length === 0);
 }
 
+/** One report of two phases, in order. */
+export function mergeReports(a: ApplyReport, b: ApplyReport): ApplyReport {
+  const out = emptyReport();
+  for (const key of Object.keys(out) as (keyof ApplyReport)[]) out[key] = [...a[key], ...b[key]];
+  return out;
+}
+
 const hasCode = (err: unknown, code: number): boolean =>
   err instanceof JetStreamApiError && err.code === code;
 
 class TopologyApplier {
-  readonly report: ApplyReport = {
-    created: [],
-    updated: [],
-    deleted: [],
-    kept: [],
-    conflicts: [],
-    failed: [],
-  };
+  readonly report: ApplyReport = emptyReport();
   /** Streams that could not be made to exist: their consumers are skipped. */
   private readonly missingStreams = new Set<string>();
 
@@ -180,27 +207,43 @@ class TopologyApplier {
     });
   }
 
-  async removeStream(et: CompiledEventType, protectedIds: Set<string>): Promise<void> {
-    const ref: TopologyChange = { object: 'stream', stream: et.stream };
-    const id = `${et.namespace}/${et.name}`;
-    if (protectedIds.has(id)) return; // still declared, only broken: nothing was removed
-    if (et.deletionPolicy !== 'Delete') {
-      const message = `EventType ${id} was removed; its stream is kept (deletionPolicy ${et.deletionPolicy ?? 'Retain'})`;
-      this.record('kept', { ...ref, message }, 'stream kept');
-      return;
-    }
+  async removeStream(stream: string): Promise<boolean> {
+    const ref: TopologyChange = { object: 'stream', stream };
+    let deleted = false;
     await this.guard(ref, async () => {
       try {
-        await this.jsm.streams.delete(et.stream);
+        await this.jsm.streams.delete(stream);
       } catch (err) {
         if (hasCode(err, JetStreamApiCodes.StreamNotFound)) return;
         throw err;
       }
+      deleted = true;
       this.record('deleted', ref, 'stream deleted');
     });
+    return deleted;
   }
 
-  /** Deletes Herald's durables on `stream` that are neither wanted nor protected. */
+  keepStream(stream: string, message: string): void {
+    this.record('kept', { object: 'stream', stream, message }, 'stream kept');
+  }
+
+  /** Herald's EventType streams (by name prefix and description) with what their description says. */
+  async listEventTypeStreams(): Promise<
+    { name: string; id: string; deletionPolicy?: DeletionPolicy }[]
+  > {
+    const found: { name: string; id: string; deletionPolicy?: DeletionPolicy }[] = [];
+    for await (const si of this.jsm.streams.list()) {
+      if (!si.config.name.startsWith(EVENT_STREAM_PREFIX)) continue;
+      const parsed = parseEventTypeStreamDescription(si.config.description);
+      if (parsed) found.push({ name: si.config.name, ...parsed });
+    }
+    return found;
+  }
+
+  /**
+   * Deletes Herald's durables on `stream` that are neither wanted nor kept (`keep` holds the
+   * `<ns>/<name>` of Subscriptions that are declared but broken).
+   */
   async removeUnwantedConsumers(
     stream: string,
     wanted: Set<string>,
@@ -211,8 +254,9 @@ class TopologyApplier {
       try {
         for await (const ci of this.jsm.consumers.list(stream)) {
           const durable = ci.config.durable_name;
-          if (!durable || wanted.has(durable) || keep.has(durable)) continue;
-          if (!ci.config.description?.startsWith(HERALD_CONSUMER_DESCRIPTION_PREFIX)) continue;
+          if (!durable || wanted.has(durable)) continue;
+          const owner = parseConsumerDescription(ci.config.description);
+          if (owner === undefined || keep.has(owner)) continue;
           unwanted.push(durable);
         }
       } catch (err) {
@@ -236,58 +280,81 @@ class TopologyApplier {
 }
 
 /**
- * Ensures the system streams, a stream per EventType and a durable consumer per
- * (Subscription, EventType); removes Herald consumers no Subscription wants; deletes the
- * streams of removed EventTypes whose deletionPolicy (in `previous`) was Delete.
+ * Phase 1: ensures the system streams, a stream per EventType and a durable consumer per
+ * (Subscription, EventType). Creates and updates only; deletes nothing.
  */
-export async function applyTopology(
+export async function ensureTopology(
   jsm: JetStreamManager,
   config: CompiledConfig,
-  previous?: CompiledConfig,
-  options: ApplyTopologyOptions = {},
+  options: Pick<ApplyTopologyOptions, 'logger' | 'systemReplicas'> = {},
 ): Promise<ApplyReport> {
   const applier = new TopologyApplier(jsm, options.logger);
   for (const s of buildSystemStreamConfigs(options.systemReplicas)) await applier.ensureStream(s);
   for (const et of config.eventTypes) await applier.ensureStream(buildStreamConfig(et));
-
-  const wanted = new Map<string, Set<string>>(
-    config.eventTypes.map((et) => [et.stream, new Set()]),
-  );
   for (const sub of config.subscriptions) {
-    for (const c of sub.consumers) {
+    for (const c of sub.consumers)
       await applier.ensureConsumer(c.stream, buildConsumerConfig(sub, c));
-      const durables = wanted.get(c.stream) ?? new Set<string>();
-      wanted.set(c.stream, durables.add(c.durable));
-    }
-  }
-
-  if (options.prune === false) return applier.report;
-
-  const namespaceOfStream = new Map<string, string>();
-  const current = new Set(config.eventTypes.map((et) => et.stream));
-  const leftOutEventTypes = new Set(options.leftOut?.eventTypes ?? []);
-  for (const et of [...config.eventTypes, ...(previous?.eventTypes ?? [])]) {
-    namespaceOfStream.set(et.stream, et.namespace);
-  }
-  const deleted = new Set<string>();
-  for (const et of previous?.eventTypes ?? []) {
-    if (current.has(et.stream)) continue;
-    await applier.removeStream(et, leftOutEventTypes);
-    if (applier.report.deleted.some((c) => c.object === 'stream' && c.stream === et.stream)) {
-      deleted.add(et.stream);
-    }
-  }
-
-  const leftOutSubscriptions = options.leftOut?.subscriptions ?? [];
-  for (const [stream, namespace] of namespaceOfStream) {
-    if (deleted.has(stream)) continue;
-    // A Subscription that is declared but broken keeps its consumers in its namespace.
-    const keep = new Set(
-      leftOutSubscriptions
-        .filter((id) => id.startsWith(`${namespace}/`))
-        .map((id) => consumerNameFor(id.slice(namespace.length + 1))),
-    );
-    await applier.removeUnwantedConsumers(stream, wanted.get(stream) ?? new Set(), keep);
   }
   return applier.report;
+}
+
+/**
+ * Phase 2, after the config is in KV: removes what the config no longer wants, as found in
+ * JetStream. On every Herald EventType stream, Herald consumers no Subscription wants are
+ * deleted (those of declared-but-broken Subscriptions are kept). The stream of a vanished
+ * EventType is deleted when its deletionPolicy — from `deletionPolicies`, else the marker in
+ * the stream's description — is Delete, and kept otherwise; a declared-but-broken EventType's
+ * stream is always kept. With `prune: false`, nothing at all.
+ */
+export async function pruneTopology(
+  jsm: JetStreamManager,
+  config: CompiledConfig,
+  options: ApplyTopologyOptions = {},
+): Promise<ApplyReport> {
+  const applier = new TopologyApplier(jsm, options.logger);
+  if (options.prune === false) return applier.report;
+  const wantedStreams = new Set(config.eventTypes.map((et) => et.stream));
+  const wantedConsumers = new Map<string, Set<string>>();
+  for (const sub of config.subscriptions) {
+    for (const c of sub.consumers) {
+      const durables = wantedConsumers.get(c.stream) ?? new Set<string>();
+      wantedConsumers.set(c.stream, durables.add(c.durable));
+    }
+  }
+  const leftOutEventTypes = new Set(options.leftOut?.eventTypes ?? []);
+  const keepSubscriptions = new Set(options.leftOut?.subscriptions ?? []);
+
+  for (const stream of await applier.listEventTypeStreams()) {
+    if (wantedStreams.has(stream.name)) {
+      options.reportedKept?.delete(stream.name);
+    } else if (!leftOutEventTypes.has(stream.id)) {
+      const policy =
+        options.deletionPolicies?.get(stream.name) ?? stream.deletionPolicy ?? 'Retain';
+      if (policy === 'Delete') {
+        if (await applier.removeStream(stream.name)) continue; // its consumers went with it
+      } else if (!options.reportedKept?.has(stream.name)) {
+        applier.keepStream(
+          stream.name,
+          `EventType ${stream.id} was removed; its stream is kept (deletionPolicy ${policy})`,
+        );
+        options.reportedKept?.add(stream.name);
+      }
+    }
+    await applier.removeUnwantedConsumers(
+      stream.name,
+      wantedConsumers.get(stream.name) ?? new Set(),
+      keepSubscriptions,
+    );
+  }
+  return applier.report;
+}
+
+/** Both phases back to back, for callers with no KV write in between (tests, tools). */
+export async function applyTopology(
+  jsm: JetStreamManager,
+  config: CompiledConfig,
+  options: ApplyTopologyOptions = {},
+): Promise<ApplyReport> {
+  const ensured = await ensureTopology(jsm, config, options);
+  return mergeReports(ensured, await pruneTopology(jsm, config, options));
 }

@@ -18,6 +18,7 @@ import type {
   CompiledEventType,
   CompiledSubscription,
 } from '../core/config/model.js';
+import { isTimestamp } from '../core/cloudevents/value-formats.js';
 import { parseDuration } from '../core/duration.js';
 import { Defaults } from '../core/resources/types.js';
 import {
@@ -47,6 +48,39 @@ export const SystemStreamLimits = {
 
 /** Starts the description of every consumer Herald makes: only those are ever deleted by Herald. */
 export const HERALD_CONSUMER_DESCRIPTION_PREFIX = 'Herald Subscription ';
+/** Starts the description of every EventType stream Herald makes: only those are ever deleted. */
+export const HERALD_STREAM_DESCRIPTION_PREFIX = 'Herald EventType ';
+
+export type DeletionPolicy = NonNullable<CompiledEventType['deletionPolicy']>;
+
+/**
+ * Ends every EventType stream's description: the EventType's deletionPolicy, kept on the
+ * stream itself so that it survives the EventType (and the operator's memory). When an
+ * EventType vanishes, nothing else says what to do with its stream: the compiled config no
+ * longer has it, and stream `metadata` needs nats-server 2.10. Read back anchored at the end,
+ * so text inside the CloudEvents type cannot forge it.
+ */
+const DELETION_POLICY_MARKER = '; herald deletionPolicy=';
+const DELETION_POLICY_AT_END = /; herald deletionPolicy=(Retain|Delete)$/;
+
+/** What Herald wrote into an EventType stream's description, or undefined if it is not one. */
+export function parseEventTypeStreamDescription(
+  description: string | undefined,
+): { id: string; deletionPolicy?: DeletionPolicy } | undefined {
+  if (!description?.startsWith(HERALD_STREAM_DESCRIPTION_PREFIX)) return undefined;
+  const rest = description.slice(HERALD_STREAM_DESCRIPTION_PREFIX.length);
+  const id = rest.slice(0, rest.indexOf(' ') === -1 ? rest.length : rest.indexOf(' '));
+  if (!/^[^/\s]+\/[^/\s]+$/.test(id)) return undefined;
+  const policy = DELETION_POLICY_AT_END.exec(description)?.[1] as DeletionPolicy | undefined;
+  return policy ? { id, deletionPolicy: policy } : { id };
+}
+
+/** The `<ns>/<name>` of the Subscription a Herald consumer belongs to, from its description. */
+export function parseConsumerDescription(description: string | undefined): string | undefined {
+  if (!description?.startsWith(HERALD_CONSUMER_DESCRIPTION_PREFIX)) return undefined;
+  const id = description.slice(HERALD_CONSUMER_DESCRIPTION_PREFIX.length).split(' ')[0] ?? '';
+  return /^[^/\s]+\/[^/\s]+$/.test(id) ? id : undefined;
+}
 
 /** Margin of ack_wait over the webhook timeout; see ackWaitMsFor. */
 export const ACK_WAIT_MIN_MARGIN_MS = 30_000;
@@ -74,7 +108,7 @@ export function buildStreamConfig(et: CompiledEventType): DesiredStream {
   return {
     name: et.stream,
     subjects: [et.subject],
-    description: `Herald EventType ${et.namespace}/${et.name} (${et.type})`,
+    description: `${HERALD_STREAM_DESCRIPTION_PREFIX}${et.namespace}/${et.name} (${et.type})${DELETION_POLICY_MARKER}${et.deletionPolicy ?? Defaults.deletionPolicy}`,
     retention: RetentionPolicy.Limits,
     storage: retention.storage === 'memory' ? StorageType.Memory : StorageType.File,
     discard: DiscardPolicy.Old,
@@ -118,15 +152,31 @@ export function buildSystemStreamConfigs(replicas = 1): DesiredStream[] {
   ];
 }
 
+/**
+ * A `startFrom` time as the ISO string JetStream takes, or undefined when it is not a real
+ * RFC 3339 time (isTimestamp: no February 30, no hour 24 — `new Date` would roll those over
+ * into the next month or day). A leap second (:60) starts from the second before it: Date
+ * cannot represent it, and stored messages never carry one.
+ */
+export function startTimeOf(startFrom: string): string | undefined {
+  if (!isTimestamp(startFrom)) return undefined;
+  const at = new Date(
+    startFrom.slice(17, 19) === '60'
+      ? `${startFrom.slice(0, 17)}59${startFrom.slice(19)}`
+      : startFrom,
+  );
+  return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
+}
+
 function deliverPolicyFor(
   startFrom: string,
 ): Pick<ConsumerConfig, 'deliver_policy' | 'opt_start_time'> {
   if (startFrom === 'earliest') return { deliver_policy: DeliverPolicy.All };
   if (startFrom === 'new') return { deliver_policy: DeliverPolicy.New };
-  return {
-    deliver_policy: DeliverPolicy.StartTime,
-    opt_start_time: new Date(startFrom).toISOString(),
-  };
+  const time = startTimeOf(startFrom);
+  // The compile step refuses anything else; a config from elsewhere starts with new events.
+  if (time === undefined) return { deliver_policy: DeliverPolicy.New };
+  return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time };
 }
 
 /** The durable pull consumer of one Subscription on one EventType's stream. */
@@ -141,7 +191,9 @@ export function buildConsumerConfig(
     ...deliverPolicyFor(sub.startFrom),
     replay_policy: ReplayPolicy.Instant,
     filter_subject: subjectFor(sub.namespace, consumer.eventType),
-    max_deliver: sub.delivery.retry.maxAttempts,
+    // One delivery more than attempts: the spare only dead-letters (dispatcher/consume-loop.ts),
+    // so an event whose last attempt could not be settled still reaches HERALD_DLQ.
+    max_deliver: sub.delivery.retry.maxAttempts + 1,
     ack_wait: nanos(ackWaitMsFor(sub.delivery.timeoutMs)),
     // Delayed naks count toward max_ack_pending on 2.9: in-flight plus waiting retries.
     max_ack_pending: sub.delivery.maxInFlight,

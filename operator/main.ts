@@ -27,7 +27,13 @@ import {
 import { ErrorCode, HeraldError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { ConfigKeyPrefix, parseConfigKey } from '../core/topology.js';
-import { compileResources, Severity, type ResourceProblem } from './compile.js';
+import {
+  compileResources,
+  Severity,
+  typeOwnersOf,
+  type ResourceProblem,
+  type TypeOwners,
+} from './compile.js';
 import {
   loadResourceDirectory,
   resourceKeyOf,
@@ -35,7 +41,14 @@ import {
   FileProblemReason,
   type FileProblem,
 } from './files.js';
-import { applyTopology, isReportEmpty, type ApplyReport } from './jetstream-apply.js';
+import {
+  ensureTopology,
+  isReportEmpty,
+  mergeReports,
+  pruneTopology,
+  type ApplyReport,
+} from './jetstream-apply.js';
+import type { DeletionPolicy } from './jetstream-config.js';
 
 export interface OperatorOptions {
   natsUrl: string;
@@ -88,7 +101,10 @@ export interface RunningOperator extends EventEmitter<OperatorEvents> {
   stop(): Promise<void>;
 }
 
-/** The config currently in the bucket: what the previous apply wrote. */
+/**
+ * The config currently in the bucket: what the previous apply wrote. Read only to seed which
+ * EventType owns each CloudEvents type when this process has not compiled anything yet.
+ */
 async function readCompiledConfig(kv: KV): Promise<CompiledConfig> {
   const config: CompiledConfig = { eventTypes: [], producers: [], subscriptions: [] };
   for (const [key, text] of await readConfigEntries(kv)) {
@@ -152,6 +168,16 @@ class FileModeOperator extends EventEmitter<OperatorEvents> implements RunningOp
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopWatching: (() => void) | undefined;
   private stopped = false;
+  /** Who owned each CloudEvents type at the last compile; seeded from KV on the first apply. */
+  private typeOwners: TypeOwners | undefined;
+  /**
+   * deletionPolicy of every EventType stream this process compiled, kept after the EventType
+   * vanishes, until its stream is gone: a failed apply's pending deletion is not forgotten.
+   * Streams also carry it in their description, which is what a restarted operator reads.
+   */
+  private readonly deletionPolicies = new Map<string, DeletionPolicy>();
+  /** Retained streams of vanished EventTypes already reported (once per process). */
+  private readonly reportedKept = new Set<string>();
 
   constructor(
     private readonly options: OperatorOptions,
@@ -164,14 +190,14 @@ class FileModeOperator extends EventEmitter<OperatorEvents> implements RunningOp
   }
 
   applyNow(): Promise<OperatorApplyResult> {
-    if (this.stopped) return Promise.reject(new Error('the operator is stopped'));
+    if (this.stopped) return Promise.reject(stoppedError());
     if (this.queued) return this.queued; // one apply after the running one covers every request
     if (this.running) {
       this.queued = this.running
         .catch(() => undefined)
         .then(() => {
           this.queued = undefined;
-          if (this.stopped) throw new Error('the operator is stopped');
+          if (this.stopped) throw stoppedError();
           return this.startApply();
         });
       return this.queued;
@@ -217,21 +243,33 @@ class FileModeOperator extends EventEmitter<OperatorEvents> implements RunningOp
     this.retryTimer = setTimeout(() => this.requestApply('retry'), delayMs);
   }
 
+  /**
+   * One apply, in the order that keeps brokers and dispatchers safe: create and update streams
+   * and consumers first, then write the config to KV (so no broker accepts a type whose stream
+   * does not exist, and no dispatcher looks for a consumer that is not there), and delete what
+   * is no longer wanted last (found in JetStream, so a failed apply's deletions are retried).
+   */
   private async applyOnce(): Promise<OperatorApplyResult> {
     const dir = await loadResourceDirectory(this.options.resourcesDir);
     for (const s of dir.skipped)
       this.log.debug({ ...s }, 'document skipped: not a kind Herald reads');
-    const { config, problems: compileProblems } = compileResources(
-      { resources: dir.resources, secrets: dir.secrets },
+    const previousTypeOwners = this.typeOwners ?? typeOwnersOf(await readCompiledConfig(this.kv));
+    const compiled = compileResources(
+      { resources: dir.resources, secrets: dir.secrets, previousTypeOwners },
       { configKey: this.options.configKey },
     );
+    const { config, problems: compileProblems } = compiled;
+    this.typeOwners = compiled.typeOwners;
+    for (const et of config.eventTypes) {
+      this.deletionPolicies.set(et.stream, et.deletionPolicy ?? 'Retain');
+    }
     const problems = [
       ...dir.errors.map(fromFileProblem),
       ...compileProblems.map((p) => fromResourceProblem(p, dir.origins)),
     ];
     for (const p of problems) this.log.warn(problemLogFields(p), describeProblem(p));
 
-    const previous = await readCompiledConfig(this.kv);
+    const ensured = await ensureTopology(this.jsm, config, { logger: this.log });
     const kv = await writeCompiledConfig(this.kv, config);
     const leftOutOf = (kind: string): string[] =>
       problems
@@ -242,11 +280,17 @@ class FileModeOperator extends EventEmitter<OperatorEvents> implements RunningOp
       (e) =>
         e.reason === FileProblemReason.InvalidYaml || e.reason === FileProblemReason.ReadFailed,
     );
-    const topology = await applyTopology(this.jsm, config, previous, {
+    const pruned = await pruneTopology(this.jsm, config, {
       logger: this.log,
       leftOut: { eventTypes: leftOutOf('EventType'), subscriptions: leftOutOf('Subscription') },
       prune: !unreadable,
+      deletionPolicies: this.deletionPolicies,
+      reportedKept: this.reportedKept,
     });
+    for (const d of pruned.deleted) {
+      if (d.object === 'stream') this.deletionPolicies.delete(d.stream);
+    }
+    const topology = mergeReports(ensured, pruned);
     const changed = kv.put.length + kv.deleted.length > 0 || !isReportEmpty(topology);
     const summary = {
       eventTypes: config.eventTypes.length,
@@ -316,6 +360,10 @@ class FileModeOperator extends EventEmitter<OperatorEvents> implements RunningOp
     await this.running?.catch(() => undefined);
     await this.nc.drain().catch(() => this.nc.close());
   }
+}
+
+function stoppedError(): HeraldError {
+  return new HeraldError(ErrorCode.OperatorStopped, 'the operator is stopped');
 }
 
 /**

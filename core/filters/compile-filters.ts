@@ -146,9 +146,11 @@ function compileComparison(
     }
   }
   const checks = pairs as [string, string][];
+  // Own properties only: `constructor`, `toString`… are inherited by every object and must
+  // read as missing attributes, not as functions whose text happens to match.
   return (attributes) =>
     checks.every(([name, expected]) => {
-      const actual = attributes[name];
+      const actual = Object.hasOwn(attributes, name) ? attributes[name] : undefined;
       return actual !== undefined && compare(String(actual), expected);
     });
 }

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { decodeStructured, encodeStructured } from '../../core/cloudevents/index.js';
 import type { CloudEvent } from '../../core/cloudevents/types.js';
 import { buildDeadLetterEvent } from '../../dispatcher/dead-letter.js';
 import {
@@ -65,7 +66,7 @@ describe('delivery requests', () => {
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
     const target = (mode: 'binary' | 'structured', secrets: string[] = []) =>
       new DeliveryTarget({
-        url: new URL('https://sink.example/hook'),
+        url: new URL('https://sink.example:8443/hook/t0k3n-in-path?sig=q5ecret'),
         mode,
         timeoutMs: 1_000,
         headers: { 'user-agent': 'Herald/test', authorization: 'Bearer tok' },
@@ -85,9 +86,9 @@ describe('delivery requests', () => {
       assert.equal(Buffer.from(r.body).toString(), '{"a":1}');
     });
 
-    it('structured: the event as JSON, no ce- headers', () => {
+    it('structured: the event as JSON (UTF-8, said so), no ce- headers', () => {
       const r = target('structured').buildRequest(event, 'msg_x', 1_700_000_000);
-      assert.equal(r.headers['content-type'], 'application/cloudevents+json');
+      assert.equal(r.headers['content-type'], 'application/cloudevents+json; charset=utf-8');
       assert.ok(!Object.keys(r.headers).some((k) => k.startsWith('ce-')));
       const body = JSON.parse(String(r.body)) as Record<string, unknown>;
       assert.equal(body.subject, 'naïve subject');
@@ -110,6 +111,13 @@ describe('delivery requests', () => {
       assert.ok(!text.includes(secret) && !text.includes('tok'), text);
       assert.match(text, /"signed":true/);
     });
+
+    it('serialises only the sink origin: no path or query, which often carry tokens', () => {
+      const text = JSON.stringify({ target: target('binary') });
+      assert.match(text, /"origin":"https:\/\/sink\.example:8443"/);
+      for (const leak of ['/hook', 't0k3n', 'q5ecret', 'sig='])
+        assert.ok(!text.includes(leak), text);
+    });
   });
 
   describe('buildDeadLetterEvent', () => {
@@ -131,6 +139,66 @@ describe('delivery requests', () => {
       assert.equal(dl.attributes.id, 'e-1');
       assert.equal(dl.data, event.data);
     });
+
+    it('makes the reason and body valid CloudEvents strings, so Herald’s own codec reads the dead letter', () => {
+      const dl = buildDeadLetterEvent(event, {
+        code: DeadLetterCode.Rejected,
+        reason: 'network: reset\r\nby peer \u0000\uD800',
+        attempts: 1,
+        status: 400,
+        bodyExcerpt: '{\n\t"error": "bad"\u0085\u007f\uFFFE\uDBFF\n}',
+      });
+      assert.equal(dl.attributes.heralderrorreason, 'network: reset  by peer  \uFFFD');
+      assert.equal(dl.attributes.heralderrorbody, '{  "error": "bad"  \uFFFD\uFFFD }');
+      const decoded = decodeStructured(encodeStructured(dl));
+      assert.equal(decoded.attributes.heralderrorbody, dl.attributes.heralderrorbody);
+      assert.equal(decoded.attributes.heralderrorreason, dl.attributes.heralderrorreason);
+    });
+
+    it('keeps a cut excerpt within 1 KiB after replacing characters', () => {
+      const dl = buildDeadLetterEvent(event, {
+        code: DeadLetterCode.Rejected,
+        reason: 'x',
+        attempts: 1,
+        bodyExcerpt: '\u0085\uDBFF'.repeat(400) + '\u{1FFFE}'.repeat(100),
+      });
+      assert.ok(Buffer.byteLength(String(dl.attributes.heralderrorbody)) <= 1024);
+      decodeStructured(encodeStructured(dl));
+    });
+  });
+});
+
+describe('SinkClients pools', () => {
+  let server: Server;
+  const sinks = new SinkClients();
+  const origins: string[] = [];
+  before(async () => {
+    server = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    // Two origins on one server: 127.0.0.1 and localhost are different origins.
+    origins.push(`http://127.0.0.1:${port}`, `http://localhost:${port}`);
+  });
+  after(async () => {
+    await sinks.close();
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('closes the pools of origins no longer in use, and reopens one when asked again', async () => {
+    const [a, b] = origins as [string, string];
+    for (const origin of [a, b]) {
+      const r = await sinks.send({ url: new URL('/x', origin), headers: {}, body: '' }, 1_000);
+      assert.equal(r.kind === 'response' && r.status, 204);
+    }
+    assert.deepEqual(sinks.origins.sort(), [a, b].sort());
+    await sinks.closeUnused(new Set([a]));
+    assert.deepEqual(sinks.origins, [a]);
+    await sinks.closeUnused(new Set());
+    assert.deepEqual(sinks.origins, []);
+    const again = await sinks.send({ url: new URL('/x', b), headers: {}, body: '' }, 1_000);
+    assert.equal(again.kind === 'response' && again.status, 204);
+    assert.deepEqual(sinks.origins, [b]);
   });
 });
 

@@ -3,8 +3,13 @@
  * runs, consumers that appear late, and isolation between subscriptions.
  */
 import { strict as assert } from 'node:assert';
+import { ConfigCache } from '../../core/config/kv.js';
 import { createSilentLogger } from '../../core/logging.js';
+import { ConfigKeyPrefix, configKeyFor } from '../../core/topology.js';
+import { SinkClients } from '../../dispatcher/deliver.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import { createDispatcherMetrics } from '../../dispatcher/metrics.js';
+import { SubscriptionSupervisor } from '../../dispatcher/supervisor.js';
 import {
   buildSubscription,
   createCapturingLogger,
@@ -97,7 +102,7 @@ describe('dispatcher and the live config', () => {
     assert.match(skipped, /reason="filtered"} 5/);
   });
 
-  it('starts, restarts and stops subscriptions as the config changes, without a restart', async () => {
+  it('starts, updates, restarts and stops subscriptions as the config changes, without a restart', async () => {
     const ns = uniqueNamespace();
     const [sinkA, sinkB, sinkC] = [await sinkWith(), await sinkWith(), await sinkWith()];
     const a = buildSubscription(ns, 'sub-a', sinkA.url);
@@ -109,6 +114,9 @@ describe('dispatcher and the live config', () => {
     const d = await run(logger);
     const starts = (name: string): number =>
       lines.filter((l) => l.msg === 'subscription started' && l.subscription === name).length;
+    const updates = (name: string): number =>
+      lines.filter((l) => l.msg === 'subscription updated in place' && l.subscription === name)
+        .length;
 
     // Added while running, before the operator made its consumer: retried until it exists.
     await writeSubscriptions(h.kv, [a, b]);
@@ -119,25 +127,116 @@ describe('dispatcher and the live config', () => {
     const [b1] = await sinkB.waitForRequests(1);
     assert.equal(b1?.headers['ce-id'], 'e1');
 
-    // Changed: sub-a now points at sink C.
-    const a2 = buildSubscription(ns, 'sub-a', sinkC.url, { generation: 2 });
+    // Changed: sub-a now points at sink C, with other retries. Swapped into the running loop:
+    // no restart, so nothing pulled is nak'd and no delivery count moves.
+    const a2 = buildSubscription(ns, 'sub-a', sinkC.url, {
+      generation: 2,
+      delivery: { retry: { maxAttempts: 7 } },
+    });
     await writeSubscriptions(h.kv, [a2, b]);
-    await waitFor(() => (starts('sub-a') === 2 ? true : undefined), 'sub-a to restart');
+    await waitFor(() => (updates('sub-a') === 1 ? true : undefined), 'sub-a to update');
+    assert.equal(starts('sub-a'), 1, 'not restarted');
     await publishEvent(h.js, ns, { id: 'e2', data: {} });
     const [c1] = await sinkC.waitForRequests(1);
     assert.equal(c1?.headers['ce-id'], 'e2');
     await sinkB.waitForRequests(2);
+    const infoA = await h.jsm.consumers.info(a.consumers[0]!.stream, 'sub-a');
+    assert.equal(infoA.num_redelivered, 0, 'nothing was redelivered by the change');
+
+    // What a running loop cannot take over (here maxInFlight) restarts it.
+    const a3 = buildSubscription(ns, 'sub-a', sinkC.url, {
+      generation: 3,
+      delivery: { maxInFlight: 2 },
+    });
+    await writeSubscriptions(h.kv, [a3, b]);
+    await waitFor(() => (starts('sub-a') === 2 ? true : undefined), 'sub-a to restart');
 
     // Removed: sub-b's loop stops; its consumer keeps the next event for later.
-    await writeSubscriptions(h.kv, [a2]);
+    await writeSubscriptions(h.kv, [a3]);
     await waitFor(async () => ((await loopsOf(d, ns, 'sub-b')) === 0 ? true : undefined), 'stop');
     const seq3 = await publishEvent(h.js, ns, { id: 'e3', data: {} });
     await sinkC.waitForRequests(2);
-    await waitForSettled(h.jsm, a2, seq3);
+    await waitForSettled(h.jsm, a3, seq3);
     assert.equal(sinkB.requests.length, 2);
     const infoB = await h.jsm.consumers.info(b.consumers[0]!.stream, 'sub-b');
     assert.ok(infoB.ack_floor.stream_seq < seq3, 'sub-b did not settle e3');
     assert.equal(sinkA.requests.length, 1, 'the old sink of sub-a got nothing after the change');
+    // A removed subscription leaves no label set behind in the gauge.
+    const gauge = await d.registry.getSingleMetric('herald_dispatcher_consumer_loops')?.get();
+    assert.ok(!gauge?.values.some((v) => v.labels.subscription === 'sub-b'), 'sub-b label removed');
+  });
+
+  it('logs only the origin of a sink, never its path or query', async () => {
+    const ns = uniqueNamespace();
+    const sink = await sinkWith(() => ({ status: 503 }));
+    const secretUrl = `${sink.url}/t0k3n-in-path?token=q5ecret`;
+    const sub = buildSubscription(ns, 'private-url', secretUrl, {
+      delivery: { retry: { maxAttempts: 2 } },
+    });
+    await ensureEventStream(h.jsm, ns);
+    await ensureConsumer(h.jsm, sub);
+    await writeSubscriptions(h.kv, [sub]);
+    const { logger, lines } = createCapturingLogger();
+    await run(logger);
+    await publishEvent(h.js, ns, { id: 'e1', data: {} });
+    await sink.waitForRequests(2);
+    // And a change in place logs the new target the same way.
+    await writeSubscriptions(h.kv, [
+      { ...sub, generation: 2, sink: { ...sub.sink, uri: `${secretUrl}2` } },
+    ]);
+    await waitFor(
+      () => (lines.some((l) => l.msg === 'subscription updated in place') ? true : undefined),
+      'the update',
+    );
+    const started = lines.find((l) => l.msg === 'subscription started');
+    assert.equal((started?.target as { origin?: string }).origin, new URL(sink.url).origin);
+    const text = JSON.stringify(lines);
+    for (const leak of ['/hook', 't0k3n', 'q5ecret', 'token='])
+      assert.ok(!text.includes(leak), leak);
+  });
+
+  it('closes the connection pool of a sink no subscription delivers to any more', async () => {
+    const ns = uniqueNamespace();
+    // Two origins on one machine: 127.0.0.1 and localhost.
+    const [sinkA, sinkB] = [await sinkWith(), await sinkWith()];
+    const urlB = sinkB.url.replace('127.0.0.1', 'localhost');
+    const cache = new ConfigCache();
+    const sinks = new SinkClients();
+    const metrics = createDispatcherMetrics();
+    const supervisor = new SubscriptionSupervisor({
+      js: h.js,
+      cache,
+      configKey: h.configKey,
+      sinks,
+      metrics,
+      logger: createSilentLogger(),
+      userAgent: 'Herald/test',
+    });
+    const key = configKeyFor(ConfigKeyPrefix.Subscription, ns, 'pooled');
+    const sub = buildSubscription(ns, 'pooled', sinkA.url);
+    await ensureEventStream(h.jsm, ns);
+    await ensureConsumer(h.jsm, sub);
+    try {
+      cache.applyEntry(key, sub);
+      await supervisor.reconcile(ns, 'pooled');
+      await publishEvent(h.js, ns, { id: 'e1', data: {} });
+      await sinkA.waitForRequests(1);
+      assert.deepEqual(sinks.origins, [new URL(sinkA.url).origin]);
+
+      cache.applyEntry(key, { ...sub, generation: 2, sink: { ...sub.sink, uri: urlB } });
+      await supervisor.reconcile(ns, 'pooled');
+      assert.deepEqual(sinks.origins, [], 'the pool of sink A is closed');
+      await publishEvent(h.js, ns, { id: 'e2', data: {} });
+      await sinkB.waitForRequests(1);
+      assert.deepEqual(sinks.origins, [new URL(urlB).origin]);
+
+      cache.applyEntry(key, undefined);
+      await supervisor.reconcile(ns, 'pooled');
+      assert.deepEqual(sinks.origins, []);
+    } finally {
+      await supervisor.stop();
+      await sinks.close();
+    }
   });
 
   it('stops a paused subscription', async () => {

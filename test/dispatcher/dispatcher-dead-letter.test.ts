@@ -4,18 +4,21 @@
  */
 import { strict as assert } from 'node:assert';
 import type { Msg } from '@nats-io/transport-node';
+import { decodeStructured } from '../../core/cloudevents/index.js';
 import { createSilentLogger } from '../../core/logging.js';
-import { DLQ_STREAM, dlqSubjectFor } from '../../core/topology.js';
+import { DLQ_STREAM, DLQ_SUBJECTS, dlqSubjectFor } from '../../core/topology.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import {
   buildSubscription,
   CE_TYPE,
+  createCapturingLogger,
   ensureConsumer,
   ensureEventStream,
   publishEvent,
   startHarness,
   startTestSink,
   uniqueNamespace,
+  waitFor,
   waitForSettled,
   writeSubscriptions,
   type Harness,
@@ -71,7 +74,8 @@ describe('dispatcher dead letters', () => {
     const longBody = 'x'.repeat(3_000);
     const { ns, sink, sub, deadLetter } = await setUp('rejecting', () => ({
       status: 400,
-      body: `invalid order: ${longBody}`,
+      // Control characters are not allowed in CloudEvents strings: they become spaces.
+      body: `invalid order:\r\n\t${longBody}`,
     }));
     const seq = await publishEvent(h.js, ns, {
       id: 'evt-400',
@@ -79,6 +83,8 @@ describe('dispatcher dead letters', () => {
       data: { orderId: 'o-1' },
     });
     const msg = await deadLetter;
+    // A dead letter is a valid CloudEvent: Herald's own strict codec reads it.
+    assert.equal(decodeStructured(msg.data).attributes.id, 'evt-400');
     const dl = msg.json<Record<string, unknown>>();
     assert.equal(dl.id, 'evt-400');
     assert.equal(dl.type, CE_TYPE);
@@ -90,7 +96,7 @@ describe('dispatcher dead letters', () => {
     assert.equal(dl.heralderrorattempts, 1);
     assert.match(String(dl.heralderrorreason), /HTTP 400/);
     const excerpt = String(dl.heralderrorbody);
-    assert.ok(excerpt.startsWith('invalid order: xxx'));
+    assert.ok(excerpt.startsWith('invalid order:   xxx'), excerpt.slice(0, 30));
     assert.ok(Buffer.byteLength(excerpt) <= 1024, 'excerpt is at most 1 KiB');
     assert.equal(msg.headers?.get('Herald-Subscription'), `${ns}/rejecting`);
     assert.equal(msg.headers?.get('Herald-Source-Sequence'), String(seq));
@@ -175,5 +181,106 @@ describe('dispatcher dead letters', () => {
       'herald_dispatcher_events_skipped_total',
     );
     assert.match(skipped, /reason="undecodable"} 1/);
+  });
+
+  /** The latest dead letter of a subscription in HERALD_DLQ, once there is one. */
+  function storedDeadLetter(ns: string, name: string, timeoutMs = 20_000) {
+    return waitFor(
+      () =>
+        h.jsm.streams
+          .getMessage(DLQ_STREAM, { last_by_subj: dlqSubjectFor(ns, name) })
+          .then((m) => m ?? undefined)
+          .catch(() => undefined),
+      `a dead letter for ${name}`,
+      timeoutMs,
+    );
+  }
+
+  const restoreDeadLetterStream = () =>
+    h.jsm.streams.add({ name: DLQ_STREAM, subjects: [DLQ_SUBJECTS] });
+
+  it('dead-letters on the spare delivery when HERALD_DLQ refused the dead letter at the last attempt', async function () {
+    this.timeout(30_000);
+    const ns = uniqueNamespace();
+    const sink = await startTestSink(() => ({ status: 503 }));
+    sinks.push(sink);
+    const sub = buildSubscription(ns, 'dlq-down', sink.url, {
+      delivery: { retry: { maxAttempts: 2 } },
+    });
+    await ensureEventStream(h.jsm, ns);
+    await ensureConsumer(h.jsm, sub);
+    await writeSubscriptions(h.kv, [sub]);
+    const { logger, lines } = createCapturingLogger();
+    await h.jsm.streams.delete(DLQ_STREAM);
+    let seq: number;
+    try {
+      dispatcher = await startDispatcher({ natsUrl: h.nats.url, configKey: h.configKey, logger });
+      seq = await publishEvent(h.js, ns, { id: 'evt-dlq-down', data: {} });
+      await sink.waitForRequests(2);
+      await waitFor(
+        () =>
+          lines.some(
+            (l) => l.msg === 'cannot publish the dead letter; giving the event back to JetStream',
+          )
+            ? true
+            : undefined,
+        'the dead letter to fail at the last attempt',
+      );
+    } finally {
+      await restoreDeadLetterStream();
+    }
+    const stored = await storedDeadLetter(ns, 'dlq-down');
+    const dl = stored.json<Record<string, unknown>>();
+    assert.equal(dl.id, 'evt-dlq-down');
+    assert.equal(dl.heralderrorcode, 'attempts_exhausted');
+    assert.equal(dl.heralderrorattempts, 2);
+    await waitForSettled(h.jsm, sub, seq);
+    assert.equal(sink.requests.length, 2, 'no POST on the spare delivery');
+  });
+
+  it('only dead-letters a delivery past maxAttempts (no POST), retrying HERALD_DLQ until it takes it', async function () {
+    this.timeout(30_000);
+    const ns = uniqueNamespace();
+    const sink = await startTestSink(() => ({ status: 200 }));
+    sinks.push(sink);
+    const sub = buildSubscription(ns, 'crashed', sink.url, {
+      delivery: { retry: { maxAttempts: 2 } },
+    });
+    await ensureEventStream(h.jsm, ns);
+    await ensureConsumer(h.jsm, sub, 2_000);
+    await writeSubscriptions(h.kv, [sub]);
+    const seq = await publishEvent(h.js, ns, { id: 'evt-crashed', data: {} });
+    // Two attempts whose dispatcher died before settling them: delivered, never acked.
+    const consumer = await h.js.consumers.get(sub.consumers[0]!.stream, 'crashed');
+    for (let delivery = 1; delivery <= 2; delivery++) {
+      const m = await consumer.next({ expires: 5_000 });
+      assert.equal(m?.info.deliveryCount, delivery);
+      m?.nak();
+    }
+    // And HERALD_DLQ is away when the spare delivery comes: it keeps the message and retries.
+    const { logger, lines } = createCapturingLogger();
+    await h.jsm.streams.delete(DLQ_STREAM);
+    try {
+      dispatcher = await startDispatcher({ natsUrl: h.nats.url, configKey: h.configKey, logger });
+      await waitFor(
+        () =>
+          lines.some((l) =>
+            String(l.msg).startsWith('cannot publish the dead letter on the last delivery'),
+          )
+            ? true
+            : undefined,
+        'the spare delivery to fail to dead-letter',
+      );
+      await new Promise((r) => setTimeout(r, 3_000)); // longer than ack_wait: kept alive meanwhile
+    } finally {
+      await restoreDeadLetterStream();
+    }
+    const dl = (await storedDeadLetter(ns, 'crashed')).json<Record<string, unknown>>();
+    assert.equal(dl.id, 'evt-crashed');
+    assert.equal(dl.heralderrorcode, 'attempts_exhausted');
+    assert.equal(dl.heralderrorattempts, 2);
+    assert.match(String(dl.heralderrorreason), /no attempt left/);
+    await waitForSettled(h.jsm, sub, seq);
+    assert.equal(sink.requests.length, 0, 'a delivery past maxAttempts never POSTs');
   });
 });

@@ -97,7 +97,7 @@ describe('dispatcher delivery', () => {
     await waitForSettled(h.jsm, sub, seq);
   });
 
-  it('delivers in structured mode as application/cloudevents+json', async () => {
+  it('delivers in structured mode as application/cloudevents+json; charset=utf-8', async () => {
     const ns = uniqueNamespace();
     const sink = await sinkWith();
     const sub = buildSubscription(ns, 'orders', sink.url, { delivery: { mode: 'structured' } });
@@ -109,7 +109,7 @@ describe('dispatcher delivery', () => {
     await publishEvent(h.js, ns, { id: 'evt-s', subject: 'eu-1', data: { orderId: 'o-2' } });
     const [req] = await sink.waitForRequests(1);
     assert.ok(req);
-    assert.equal(req.headers['content-type'], 'application/cloudevents+json');
+    assert.equal(req.headers['content-type'], 'application/cloudevents+json; charset=utf-8');
     assert.equal(req.headers['ce-id'], undefined, 'no ce- headers in structured mode');
     const body = JSON.parse(req.text) as Record<string, unknown>;
     assert.equal(body.specversion, '1.0');

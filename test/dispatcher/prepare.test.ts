@@ -105,6 +105,14 @@ describe('prepareSubscription', () => {
       reason: NotDeliverableReason.SecretUnavailable,
     },
     {
+      name: 'a signing secret that is not base64',
+      sub: () => ({
+        ...base(),
+        delivery: { ...base().delivery, signingSecrets: [sealSecret(key, 'whsec_not*base64')] },
+      }),
+      reason: NotDeliverableReason.InvalidSecret,
+    },
+    {
       name: 'credentials in the sink URI',
       sub: () => ({ ...base(), sink: { ...base().sink, uri: 'https://u:p@sink.example/' } }),
       reason: NotDeliverableReason.InvalidSink,
@@ -140,8 +148,9 @@ describe('prepareSubscription', () => {
         () => prepareSubscription(c.sub(), key, ua),
         (err: unknown) =>
           err instanceof SubscriptionNotDeliverableError &&
-          err.reason === c.reason &&
-          !err.message.includes('X-Evil'),
+          err.code === c.reason &&
+          !err.message.includes('X-Evil') &&
+          !err.message.includes('not*base64'),
       );
     });
   }

@@ -7,8 +7,6 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import {
-  AckPolicy,
-  DeliverPolicy,
   jetstream,
   jetstreamManager,
   type JetStreamClient,
@@ -26,6 +24,7 @@ import {
   streamNameFor,
   subjectFor,
 } from '../../core/topology.js';
+import { buildConsumerConfig } from '../../operator/jetstream-config.js';
 import { startTestNatsServer, type TestNatsServer } from '../support/nats-server.js';
 
 export interface RecordedRequest {
@@ -181,7 +180,8 @@ export function buildSubscription(
       mode: 'binary',
       signingSecrets: [],
       timeoutMs: 5_000,
-      maxInFlight: 4,
+      // As the operator compiles it: ordered means one in flight.
+      maxInFlight: delivery?.ordering === 'ordered' ? 1 : 4,
       ordering: 'none',
       ...delivery,
       retry: {
@@ -207,22 +207,21 @@ export async function ensureEventStream(
   });
 }
 
-/** The durable consumer the operator would create for `sub` on its first event type. */
+/**
+ * The durable consumer the operator creates for `sub` on its first event type — built by the
+ * operator's own buildConsumerConfig, so these tests run against the real settings
+ * (max_deliver, max_ack_pending…); only ack_wait may be overridden.
+ */
 export async function ensureConsumer(
   jsm: JetStreamManager,
   sub: CompiledSubscription,
-  ackWaitMs = sub.delivery.timeoutMs + 30_000,
+  ackWaitMs?: number,
 ): Promise<void> {
   const consumer = sub.consumers[0];
   if (!consumer) throw new Error('subscription has no consumer');
   await jsm.consumers.add(consumer.stream, {
-    durable_name: consumer.durable,
-    ack_policy: AckPolicy.Explicit,
-    max_deliver: sub.delivery.retry.maxAttempts,
-    ack_wait: ackWaitMs * 1_000_000,
-    max_ack_pending: sub.delivery.ordering === 'ordered' ? 1 : sub.delivery.maxInFlight,
-    filter_subject: subjectFor(sub.namespace, consumer.eventType),
-    deliver_policy: DeliverPolicy.All,
+    ...buildConsumerConfig(sub, consumer),
+    ...(ackWaitMs !== undefined && { ack_wait: ackWaitMs * 1_000_000 }),
   });
 }
 

@@ -5,6 +5,7 @@ import {
   compileResources,
   ProblemReason,
   Severity,
+  typeOwnerKey,
   type CompileInput,
   type ResourceProblem,
 } from '../../operator/compile.js';
@@ -115,6 +116,21 @@ const problemCases: ProblemCase[] = [
     compiled: true,
   },
   {
+    title: 'a source pattern whose * ends the host, matching look-alike hosts (a warning)',
+    resources: [
+      orderCreated,
+      producer('acme', { sources: ['https://acme.example/*', 'https://acme.example*'] }),
+    ],
+    expect: {
+      kind: 'Producer',
+      reason: ProblemReason.InvalidValue,
+      severity: Severity.Warning,
+      path: 'spec.sources[1]',
+      message: /end it with "\/\*"/,
+    },
+    compiled: true,
+  },
+  {
     title: 'two EventTypes with one CloudEvents type (the later by name loses)',
     resources: [
       eventType('b-second', { type: 'com.example.same' }),
@@ -195,6 +211,75 @@ const problemCases: ProblemCase[] = [
     compiled: false,
   },
   {
+    title: 'a startFrom on a day that does not exist (not rolled over into March)',
+    resources: [orderCreated, subscription('partner', { startFrom: '2024-02-30T00:00:00Z' })],
+    expect: { reason: ProblemReason.InvalidValue, path: 'spec.startFrom', message: /2024-02-30/ },
+    compiled: false,
+  },
+  {
+    title: 'a signing secret without the whsec_ prefix',
+    resources: [
+      orderCreated,
+      subscription('partner', {
+        delivery: { signing: { secretRef: { name: 'sig', key: 'secret' } } },
+      }),
+    ],
+    secrets: [secret('sig', { secret: 'c2lnbmluZy1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ==' })],
+    expect: {
+      reason: ProblemReason.InvalidValue,
+      path: 'spec.delivery.signing.secretRef',
+      message: /Secret "shop\/sig" key "secret" is not a signing secret: .*whsec_/,
+    },
+    compiled: false,
+  },
+  {
+    title: 'a signing secret that is not strict base64',
+    resources: [
+      orderCreated,
+      subscription('partner', {
+        delivery: { signing: { secretRef: { name: 'sig', key: 'secret' } } },
+      }),
+    ],
+    secrets: [secret('sig', { secret: 'whsec_c2lnbmluZy1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ' })],
+    expect: { reason: ProblemReason.InvalidValue, message: /not valid base64/ },
+    compiled: false,
+  },
+  {
+    title: 'an HMAC secret of fewer than 24 bytes',
+    resources: [
+      orderCreated,
+      producer('acme', { auth: { hmac: { secretRef: { name: 'acme', key: 'hmac' } } } }),
+    ],
+    secrets: [secret('acme', { hmac: 'whsec_aG1hYy1zZWNyZXQtdmFsdWU=' })],
+    expect: {
+      kind: 'Producer',
+      reason: ProblemReason.InvalidValue,
+      path: 'spec.auth.hmac.secretRef',
+      message: /24–64 bytes, not 17/,
+    },
+    compiled: false,
+  },
+  {
+    title: 'two Producers with the same API key (the later by name is refused)',
+    resources: [
+      orderCreated,
+      producer('zeta', { auth: { apiKeys: [{ secretRef: { name: 'z', key: 'k' } }] } }),
+      producer('alpha', { auth: { apiKeys: [{ secretRef: { name: 'a', key: 'k' } }] } }),
+    ],
+    secrets: [
+      secret('z', { k: 'shared-key-0123456789' }),
+      secret('a', { k: 'shared-key-0123456789' }),
+    ],
+    expect: {
+      kind: 'Producer',
+      name: 'zeta',
+      reason: ProblemReason.DuplicateCredential,
+      path: 'spec.auth.apiKeys[0].secretRef',
+      message: /Secret "shop\/z" key "k" is already used by Producer "shop\/alpha"/,
+    },
+    compiled: false,
+  },
+  {
     title: 'the same Subscription defined twice (the second is dropped)',
     resources: [orderCreated, subscription('partner'), subscription('partner', { paused: true })],
     expect: { kind: 'Subscription', reason: ProblemReason.DuplicateName },
@@ -232,18 +317,100 @@ describe('compileResources', () => {
         [
           orderCreated,
           producer('acme', { auth: { apiKeys: [{ secretRef: { name: 'c', key: 'wrong' } }] } }),
+          producer('beta', { auth: { apiKeys: [{ secretRef: { name: 'c', key: 'api-key' } }] } }),
+          producer('gamma', { auth: { apiKeys: [{ secretRef: { name: 'c', key: 'api-key' } }] } }),
+          producer('delta', { auth: { hmac: { secretRef: { name: 'c', key: 'api-key' } } } }),
         ],
         [secret('c', { 'api-key': 'super-secret-value' })],
       );
-      assert.equal(problems.length, 1);
+      assert.deepEqual(
+        problems.map((p) => p.reason),
+        // In name order: acme, delta, gamma.
+        [
+          ProblemReason.SecretNotFound,
+          ProblemReason.InvalidValue,
+          ProblemReason.DuplicateCredential,
+        ],
+      );
       assert.doesNotMatch(JSON.stringify(problems), /super-secret-value/);
+    });
+
+    it('refuses an API key another namespace’s Producer uses, without naming that Producer', () => {
+      const { problems } = compile(
+        [
+          orderCreated,
+          producer('acme', { auth: { apiKeys: [{ secretRef: { name: 'k', key: 'k' } }] } }, 'a-ns'),
+          producer('acme', { auth: { apiKeys: [{ secretRef: { name: 'k', key: 'k' } }] } }, 'b-ns'),
+        ],
+        [
+          secret('k', { k: 'one-key-0123456789' }, 'a-ns'),
+          secret('k', { k: 'one-key-0123456789' }, 'b-ns'),
+        ],
+      );
+      const dup = problems.filter((p) => p.reason === ProblemReason.DuplicateCredential);
+      assert.equal(dup.length, 1);
+      assert.equal(dup[0]?.namespace, 'b-ns');
+      assert.match(dup[0]?.message ?? '', /already used by a Producer in another namespace$/);
+      assert.doesNotMatch(dup[0]?.message ?? '', /a-ns/);
+    });
+  });
+
+  describe('type ownership', () => {
+    const same = (name: string) => eventType(name, { type: 'com.example.same' });
+
+    it('keeps a type with the EventType that owned it, even when a newcomer sorts first', () => {
+      const before = compile([same('m-owner')]);
+      assert.deepEqual(before.problems, []);
+      const after = compileResources(
+        {
+          resources: [same('m-owner'), same('a-newcomer')],
+          secrets: [],
+          previousTypeOwners: before.typeOwners,
+        },
+        { configKey },
+      );
+      assert.deepEqual(
+        after.config.eventTypes.map((e) => e.name),
+        ['m-owner'],
+      );
+      assert.equal(after.problems.length, 1);
+      assert.equal(after.problems[0]?.name, 'a-newcomer');
+      assert.equal(after.problems[0]?.reason, ProblemReason.DuplicateType);
+      assert.match(after.problems[0]?.message ?? '', /"shop\/m-owner"/);
+      // And the owner stays the owner while it is broken, so nothing flips when it is fixed.
+      const broken = compileResources(
+        {
+          resources: [
+            eventType('m-owner', { type: 'com.example.same', schema: { type: 'strin' } }),
+            same('a-newcomer'),
+          ],
+          secrets: [],
+          previousTypeOwners: after.typeOwners,
+        },
+        { configKey },
+      );
+      assert.deepEqual(broken.config.eventTypes, []);
+      assert.equal(broken.typeOwners.get(typeOwnerKey(NS, 'com.example.same')), 'm-owner');
+    });
+
+    it('lets name order decide among newcomers, and a sole claimant own its type', () => {
+      const owners = new Map([[typeOwnerKey(NS, 'com.example.same'), 'gone']]);
+      const { config, problems } = compileResources(
+        { resources: [same('b-two'), same('a-one')], secrets: [], previousTypeOwners: owners },
+        { configKey },
+      );
+      assert.deepEqual(
+        config.eventTypes.map((e) => e.name),
+        ['a-one'],
+      );
+      assert.equal(problems[0]?.name, 'b-two');
     });
   });
 
   describe('secrets', () => {
     const apiKey = 'acme-live-key-0123456789';
-    const hmac = 'whsec_aG1hYy1zZWNyZXQtdmFsdWU=';
-    const signing = 'whsec_c2lnbmluZy1zZWNyZXQtdmFsdWU=';
+    const hmac = 'whsec_aG1hYy1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ==';
+    const signing = 'whsec_c2lnbmluZy1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ==';
     const outbound = 'partner-outbound-key-987';
     const input: CompileInput = {
       resources: [
@@ -311,5 +478,17 @@ describe('compileResources', () => {
       );
       assert.equal(JSON.stringify(again.config), JSON.stringify(config));
     });
+  });
+
+  it('carries a Producer’s JWT settings, with its pinned subject, into the config', () => {
+    const jwt = {
+      issuer: 'https://idp.example',
+      audience: 'herald',
+      jwksUri: 'https://idp.example/jwks',
+      subject: 'client-a',
+    };
+    const { config, problems } = compile([orderCreated, producer('acme', { auth: { jwt } })]);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(config.producers[0]?.jwt, jwt);
   });
 });

@@ -42,7 +42,7 @@ describe('examples/ in file mode', function () {
       for (const sub of config.subscriptions) {
         for (const c of sub.consumers) {
           const info = await jsm.consumers.info(c.stream, c.durable);
-          assert.equal(info.config.max_deliver, sub.delivery.retry.maxAttempts);
+          assert.equal(info.config.max_deliver, sub.delivery.retry.maxAttempts + 1);
         }
       }
     } finally {

@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfigEntries } from '../../core/config/kv.js';
+import { ErrorCode, isHeraldError } from '../../core/errors.js';
 import { isReportEmpty } from '../../operator/jetstream-apply.js';
 import {
   eventTypesYaml,
@@ -18,6 +19,100 @@ import {
 describe('operator in file mode, over time', function () {
   this.timeout(30_000);
   const h = useFileModeHarness();
+
+  /** The subjects of JetStream API requests and config KV writes, in the order the server saw them. */
+  async function sniff(): Promise<{ seen: string[]; close: () => Promise<void> }> {
+    const nc = await h.nats.connect();
+    const seen: string[] = [];
+    for (const subject of ['$JS.API.>', '$KV.herald-config.>']) {
+      nc.subscribe(subject, {
+        callback: (_err, msg) => {
+          seen.push(msg.subject);
+        },
+      });
+    }
+    await nc.flush();
+    return { seen, close: () => nc.close() };
+  }
+  const waitSeen = async (seen: string[], pattern: RegExp): Promise<number> => {
+    for (let i = 0; i < 200; i++) {
+      const at = seen.findIndex((s) => pattern.test(s));
+      if (at !== -1) return at;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`never saw ${pattern}`);
+  };
+
+  it('creates streams and consumers before KV names them, and deletes only after KV stops naming them', async () => {
+    const { seen, close } = await sniff();
+    try {
+      const operator = await h.start();
+      const kvEventType = await waitSeen(
+        seen,
+        /^\$KV\.herald-config\.eventtype\.shop\.order-created$/,
+      );
+      const kvSubscription = await waitSeen(
+        seen,
+        /^\$KV\.herald-config\.subscription\.shop\.partner-orders$/,
+      );
+      const stream = await waitSeen(
+        seen,
+        /^\$JS\.API\.STREAM\.CREATE\.HERALD_EVT_shop_order-created$/,
+      );
+      const consumer = await waitSeen(
+        seen,
+        /^\$JS\.API\.CONSUMER\.(DURABLE\.)?CREATE\.HERALD_EVT_shop_order-created\.partner-orders/,
+      );
+      assert.ok(stream < kvEventType, `stream at ${stream}, KV at ${kvEventType}`);
+      assert.ok(consumer < kvSubscription, `consumer at ${consumer}, KV at ${kvSubscription}`);
+
+      seen.length = 0;
+      unlinkSync(join(h.dir, 'subscription.yml'));
+      await operator.applyNow();
+      const kvDeleted = await waitSeen(
+        seen,
+        /^\$KV\.herald-config\.subscription\.shop\.partner-orders$/,
+      );
+      const deleted = await waitSeen(
+        seen,
+        /^\$JS\.API\.CONSUMER\.DELETE\.HERALD_EVT_shop_order-created\.partner-orders$/,
+      );
+      assert.ok(kvDeleted < deleted, `KV delete at ${kvDeleted}, consumer delete at ${deleted}`);
+    } finally {
+      await close();
+    }
+  });
+
+  it('finds in JetStream what a failed apply left to delete, with the deletionPolicy the stream carries', async () => {
+    const first = await h.start();
+    await first.stop();
+    // What an apply that wrote KV and then failed leaves behind: KV no longer names the
+    // Subscription or the Delete-policy EventType, but the consumers and the stream remain.
+    unlinkSync(join(h.dir, 'subscription.yml'));
+    const [orderCreatedOnly] = eventTypesYaml({ duplicateWindow: '1m', maxAge: '24h' }).split(
+      '---',
+    );
+    h.write('event-types.yaml', orderCreatedOnly ?? '');
+    await h.kv.delete('eventtype.shop.order-refunded');
+    await h.kv.delete('subscription.shop.partner-orders');
+
+    // A new operator process: it has no memory of the previous config.
+    await h.start();
+    assert.equal(await h.streamExists('HERALD_EVT_shop_order-refunded'), false);
+    assert.equal(await h.streamExists('HERALD_EVT_shop_order-created'), true);
+    const names = (await h.jsm.consumers.list('HERALD_EVT_shop_order-created').next()).map(
+      (c) => c.name,
+    );
+    assert.deepEqual(names, []);
+  });
+
+  it('refuses applyNow() once stopped, with a typed error', async () => {
+    const operator = await h.start();
+    await operator.stop();
+    await assert.rejects(operator.applyNow(), (err: unknown) =>
+      isHeraldError(err, ErrorCode.OperatorStopped),
+    );
+  });
 
   it('removes the consumers of a removed Subscription', async () => {
     const operator = await h.start(true);
@@ -83,7 +178,7 @@ describe('operator in file mode, over time', function () {
     assert.equal(await h.streamExists('HERALD_EVT_shop_order-refunded'), true);
     assert.equal(
       (await h.consumerConfig('HERALD_EVT_shop_order-created', 'partner-orders')).max_deliver,
-      4,
+      5,
     );
   });
 
@@ -98,7 +193,7 @@ describe('operator in file mode, over time', function () {
     assert.equal(await h.streamExists('HERALD_EVT_shop_order-refunded'), true);
     assert.equal(
       (await h.consumerConfig('HERALD_EVT_shop_order-created', 'partner-orders')).max_deliver,
-      4,
+      5,
     );
   });
 

@@ -59,7 +59,7 @@ describe('operator in file mode', function () {
       assert.equal(c.ack_policy, 'explicit');
       assert.equal(c.deliver_policy, 'new');
       assert.equal(c.filter_subject, `herald.evt.shop.${et}`);
-      assert.equal(c.max_deliver, 4);
+      assert.equal(c.max_deliver, 5); // maxAttempts 4 + the spare that only dead-letters
       assert.equal(c.ack_wait, ms(35_000)); // max(2 × 5 s, 5 s + 30 s)
       assert.equal(c.max_ack_pending, 3);
     }
@@ -156,7 +156,7 @@ data: { token: "not base64 because-hunter2-is-secret" }
     assert.equal(stream.config.duplicate_window, ms(90_000));
     assert.equal(
       (await h.consumerConfig('HERALD_EVT_shop_order-created', 'partner-orders')).max_deliver,
-      6,
+      7,
     );
     const entry = (await readConfigEntries(h.kv)).get('subscription.shop.partner-orders') ?? '';
     assert.equal((JSON.parse(entry) as CompiledSubscription).delivery.retry.maxAttempts, 6);

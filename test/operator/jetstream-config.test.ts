@@ -9,6 +9,9 @@ import {
   ackWaitMsFor,
   buildConsumerConfig,
   buildStreamConfig,
+  parseConsumerDescription,
+  parseEventTypeStreamDescription,
+  startTimeOf,
   findConsumerConflicts,
   findConsumerDrift,
   findStreamConflicts,
@@ -43,6 +46,34 @@ describe('JetStream builders', () => {
     assert.equal(s.num_replicas, 1);
   });
 
+  it('writes the deletionPolicy into the stream description, where it outlives the EventType', () => {
+    assert.ok(et);
+    const retained = buildStreamConfig(et);
+    assert.equal(
+      retained.description,
+      'Herald EventType shop/order-created (com.example.order-created); herald deletionPolicy=Retain',
+    );
+    const deleted = buildStreamConfig({ ...et, deletionPolicy: 'Delete' });
+    assert.deepEqual(parseEventTypeStreamDescription(deleted.description), {
+      id: 'shop/order-created',
+      deletionPolicy: 'Delete',
+    });
+    // Text inside the CloudEvents type cannot forge the marker: it is read at the very end.
+    const forged = buildStreamConfig({ ...et, type: 'x; herald deletionPolicy=Delete' });
+    assert.equal(parseEventTypeStreamDescription(forged.description)?.deletionPolicy, 'Retain');
+    // Streams from before the marker, and streams that are not Herald's.
+    assert.deepEqual(parseEventTypeStreamDescription('Herald EventType shop/a (t)'), {
+      id: 'shop/a',
+    });
+    assert.equal(parseEventTypeStreamDescription('someone else'), undefined);
+    assert.equal(parseEventTypeStreamDescription(undefined), undefined);
+    assert.equal(
+      parseConsumerDescription('Herald Subscription shop/partner on order-created'),
+      'shop/partner',
+    );
+    assert.equal(parseConsumerDescription('a durable of someone else'), undefined);
+  });
+
   const startCases = [
     { startFrom: 'new', policy: 'new', time: undefined },
     { startFrom: 'earliest', policy: 'all', time: undefined },
@@ -50,6 +81,12 @@ describe('JetStream builders', () => {
       startFrom: '2024-05-01T10:00:00+02:00',
       policy: 'by_start_time',
       time: '2024-05-01T08:00:00.000Z',
+    },
+    // A leap second starts from the second before it (Date cannot hold :60).
+    {
+      startFrom: '2016-12-31T23:59:60Z',
+      policy: 'by_start_time',
+      time: '2016-12-31T23:59:59.000Z',
     },
   ];
   for (const c of startCases) {
@@ -61,12 +98,26 @@ describe('JetStream builders', () => {
     });
   }
 
-  it('builds the consumer from the Subscription: attempts, ack wait above the timeout, in-flight', () => {
+  it('refuses impossible start times instead of rolling them over', () => {
+    for (const bad of [
+      '2024-02-30T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '2024-04-31T10:00:00Z',
+      '2024-01-01T24:00:00Z',
+      'yesterday',
+    ]) {
+      assert.equal(startTimeOf(bad), undefined, bad);
+    }
+    assert.equal(startTimeOf('2024-02-29T00:00:00Z'), '2024-02-29T00:00:00.000Z');
+  });
+
+  it('builds the consumer from the Subscription: attempts + 1 spare, ack wait above the timeout, in-flight', () => {
     assert.ok(sub && sub.consumers[0]);
     const cc = buildConsumerConfig(sub, sub.consumers[0]);
     assert.equal(cc.durable_name, 'partner');
     assert.equal(cc.ack_policy, 'explicit');
-    assert.equal(cc.max_deliver, 5);
+    // maxAttempts 5: five POSTs, and one delivery that only dead-letters.
+    assert.equal(cc.max_deliver, 6);
     assert.equal(cc.ack_wait, 40_000 * ms); // max(2 × 10 s, 10 s + 30 s)
     assert.equal(cc.max_ack_pending, 7);
     assert.equal(cc.filter_subject, 'herald.evt.shop.order-created');

@@ -122,6 +122,23 @@ describe('compileFilters (Subscriptions API dialects)', () => {
     });
   }
 
+  // Every plain object inherits `constructor`, `toString`…: they are not attributes. The
+  // filters are JSON text, as YAML/JSON hands them over: own keys, whatever their names.
+  const inherited: { filters: string; matches: boolean }[] = [
+    { filters: '[{"prefix": {"constructor": "function"}}]', matches: false },
+    { filters: '[{"prefix": {"toString": ""}}]', matches: false },
+    { filters: '[{"suffix": {"hasOwnProperty": "}"}}]', matches: false },
+    { filters: '[{"exact": {"__proto__": "[object Object]"}}]', matches: false },
+    { filters: '[{"not": {"prefix": {"constructor": ""}}}]', matches: true },
+  ];
+  for (const c of inherited) {
+    it(`does not read inherited properties: ${c.filters} → ${c.matches}`, () => {
+      const match = compileFilters(JSON.parse(c.filters) as Filter[]);
+      assert.equal(match(event), c.matches);
+      assert.equal(match({}), c.matches);
+    });
+  }
+
   const invalid: { name: string; filters: unknown; code: string; path: RegExp }[] = [
     {
       name: 'sql is not supported yet',
