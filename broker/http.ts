@@ -15,8 +15,12 @@ import {
 } from '../core/cloudevents/types.js';
 import type { CompiledProducer } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
+import type { AuthAttempt } from './auth/authenticator.js';
+import { readHttpCredentials } from './auth/credentials.js';
 import { wrapAsProblemError, type IngestPipeline, type Receipt } from './ingest.js';
-import { RouteLabel, type BrokerMetrics } from './metrics.js';
+import { RouteLabel, TransportLabel, type BrokerMetrics } from './metrics.js';
+import { matchRegistryRoute, type SchemaRegistry } from './registry.js';
+import { carryTraceContext } from './tracing.js';
 import {
   PROBLEM_CONTENT_TYPE,
   ProblemError,
@@ -44,20 +48,14 @@ export interface HttpHandlerOptions {
   getReadiness: () => Readiness;
   /** True once stop() began: responses then close their connection. */
   isStopping: () => boolean;
+  /** How long a request body may take to arrive once the headers are in: then 408. */
+  bodyTimeoutMs: number;
+  /** Undefined until the config is loaded: the registry routes then answer 503. */
+  getRegistry?: () => SchemaRegistry | undefined;
 }
 
 const JSON_CONTENT_TYPE = `${MediaType.Json}; charset=utf-8`;
 const HEALTH_METHODS = 'GET, HEAD';
-
-/** The API key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function extractApiKey(headers: IncomingHttpHeaders): string | undefined {
-  const authorization = headers.authorization;
-  if (authorization !== undefined && /^bearer /i.test(authorization)) {
-    return authorization.slice(7).trim();
-  }
-  const apiKey = headers['x-api-key'];
-  return typeof apiKey === 'string' ? apiKey.trim() : undefined;
-}
 
 export function createRequestHandler(
   options: HttpHandlerOptions,
@@ -127,7 +125,8 @@ export function createRequestHandler(
   function handleEvents(req: IncomingMessage, res: ServerResponse, start: number): void {
     const route = RouteLabel.Events;
     const pipeline = getPipeline();
-    if (pipeline === undefined) {
+    // Once stopping, only requests already taken finish; new ones go to another replica.
+    if (pipeline === undefined || isStopping()) {
       const error = new ProblemError(
         ProblemKind.NotReady,
         `The broker is not ready: ${getReadiness().reasons.join('; ')}.`,
@@ -135,14 +134,17 @@ export function createRequestHandler(
       );
       return sendProblem(req, res, route, start, error);
     }
-    // Authenticate before reading the body: strangers cost no buffering.
-    let producer: CompiledProducer;
+    // Authenticate before reading the body as far as possible: strangers cost no buffering.
+    // An API key is done here; a signature (over the body) and a JWT (verifying meanwhile)
+    // finish once the body is in.
+    let attempt: AuthAttempt;
     try {
-      producer = pipeline.authenticate(extractApiKey(req.headers));
+      attempt = pipeline.startAuthentication(readHttpCredentials(req.headers));
     } catch (err) {
       pipeline.recordRequestFailure(undefined, err);
       return sendProblem(req, res, route, start, wrapAsProblemError(err));
     }
+    const producer = attempt.producer;
     const refuseTooLarge = (): void => {
       const error = new ProblemError(
         ProblemKind.PayloadTooLarge,
@@ -158,26 +160,54 @@ export function createRequestHandler(
 
     const chunks: Buffer[] = [];
     let size = 0;
+    const stopReading = (): void => {
+      clearTimeout(deadline);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.pause(); // the refusal closes the connection
+      chunks.length = 0;
+    };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxBodyBytes) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        req.pause(); // stop reading: the 413 closes the connection
-        chunks.length = 0;
+        stopReading();
         refuseTooLarge();
         return;
       }
       chunks.push(chunk);
     };
     const onEnd = (): void => {
+      clearTimeout(deadline);
+      metrics.observeBodySize(TransportLabel.Http, size);
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      handleBody(req, res, start, pipeline, producer, body);
+      if (producer !== undefined) return handleBody(req, res, start, pipeline, producer, body);
+      attempt.complete(body).then(
+        (authenticated) => handleBody(req, res, start, pipeline, authenticated, body),
+        (err: unknown) => {
+          pipeline.recordRequestFailure(undefined, err);
+          sendProblem(req, res, route, start, wrapAsProblemError(err));
+        },
+      );
     };
+    // A deadline for the whole body, not an idle timeout: a trickle cannot hold it open.
+    const deadline = setTimeout(() => {
+      if (req.destroyed) return;
+      stopReading();
+      const error = new ProblemError(
+        ProblemKind.RequestTimeout,
+        `The request body did not arrive within ${options.bodyTimeoutMs} ms.`,
+        { reason: `body incomplete after ${options.bodyTimeoutMs} ms (${size} bytes)` },
+      );
+      pipeline.recordRequestFailure(producer, error);
+      sendProblem(req, res, route, start, error, producer, true);
+    }, options.bodyTimeoutMs);
     req.on('data', onData);
     req.on('end', onEnd);
     // A client that goes away mid-body gets no answer; nothing was stored.
-    req.on('error', () => req.off('end', onEnd));
+    req.on('error', () => {
+      clearTimeout(deadline);
+      req.off('end', onEnd);
+    });
   }
 
   function handleBody(
@@ -191,11 +221,15 @@ export function createRequestHandler(
     const route = RouteLabel.Events;
     let decoded: DecodedHttpRequest;
     try {
-      decoded = decodeHttpRequest(req.headers, body);
+      decoded = decodeHttpRequest(selectHeadersForDecoding(req), body);
     } catch (err) {
       const error = err instanceof CodecError ? mapCodecError(err) : wrapAsProblemError(err);
       pipeline.recordRequestFailure(producer, error);
       return sendProblem(req, res, route, start, error, producer);
+    }
+    const { traceparent } = req.headers;
+    if (traceparent !== undefined) {
+      carryTraceContext(decoded.events, traceparent, req.headers.tracestate);
     }
     const onReceipts = (receipts: Receipt | Receipt[]): void =>
       finish(
@@ -265,6 +299,39 @@ export function createRequestHandler(
     );
   }
 
+  function handleRegistry(
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+    route: RouteLabel,
+    path: string,
+  ): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return refuseMethod(req, res, route, start, HEALTH_METHODS);
+    }
+    const registry = options.getRegistry?.();
+    if (registry === undefined || isStopping()) {
+      const error = new ProblemError(
+        ProblemKind.NotReady,
+        `The broker is not ready: ${getReadiness().reasons.join('; ') || 'no schema registry'}.`,
+        { headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
+      );
+      return sendProblem(req, res, route, start, error);
+    }
+    registry.serve(route, path, req.headers).then(
+      (reply) => {
+        if (reply.status !== 304) {
+          return finish(req, res, route, start, reply.status, reply.headers, reply.body);
+        }
+        // A 304 carries no Content-Length but the 200's (RFC 9110 §8.6): send none.
+        if (isStopping()) reply.headers.connection = 'close';
+        res.writeHead(304, reply.headers).end();
+        metrics.observeRequest(route, req.method ?? '', 304, (performance.now() - start) / 1000);
+      },
+      (err: unknown) => sendProblem(req, res, route, start, wrapAsProblemError(err)),
+    );
+  }
+
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
     const url = req.url ?? '/';
@@ -296,6 +363,10 @@ export function createRequestHandler(
         if (!isRead) return refuseMethod(req, res, RouteLabel.Metrics, start, HEALTH_METHODS);
         return handleMetrics(req, res, start);
       default: {
+        const registryRoute = matchRegistryRoute(path);
+        if (registryRoute !== undefined) {
+          return handleRegistry(req, res, start, registryRoute, path);
+        }
         const error = new ProblemError(ProblemKind.NotFound, `No resource at ${path}.`, {
           reason: 'unknown path',
         });
@@ -303,4 +374,34 @@ export function createRequestHandler(
       }
     }
   };
+}
+
+/**
+ * Node joins a repeated header into one "a, b" value, hiding the repetition the HTTP binding
+ * forbids for ce- headers. A conforming sender percent-encodes spaces, so only when a ce-
+ * value holds a comma is the raw header list consulted (repeated names become arrays).
+ */
+function selectHeadersForDecoding(req: IncomingMessage): IncomingHttpHeaders {
+  for (const name in req.headers) {
+    if (name.startsWith('ce-') && req.headers[name]?.includes(',')) {
+      return collectRawHeaders(req.rawHeaders);
+    }
+  }
+  return req.headers;
+}
+
+function collectRawHeaders(raw: string[]): IncomingHttpHeaders {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    const previous = out[name];
+    out[name] =
+      previous === undefined
+        ? value
+        : Array.isArray(previous)
+          ? [...previous, value]
+          : [previous, value];
+  }
+  return out as IncomingHttpHeaders;
 }

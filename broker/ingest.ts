@@ -10,11 +10,13 @@ import { encodeStructured } from '../core/cloudevents/index.js';
 import { MediaType, type CloudEvent } from '../core/cloudevents/types.js';
 import type { ConfigCache } from '../core/config/kv.js';
 import type { CompiledEventType, CompiledProducer } from '../core/config/model.js';
-import { hashApiKey } from '../core/config/seal.js';
 import { messageIdFor } from '../core/topology.js';
+import type { AuthAttempt, ProducerAuthenticator } from './auth/authenticator.js';
+import type { ProducerCredentials } from './auth/credentials.js';
 import { EventOutcome, UNKNOWN_LABEL, type BrokerMetrics } from './metrics.js';
 import { ProblemError, ProblemKind, buildUnavailableProblem, mapPublishError } from './problems.js';
 import { buildProducerRules, isSourceAllowed, type ProducerRules } from './producer-rules.js';
+import { buildRateLimitProblem, type ProducerRateLimiter } from './rate-limit.js';
 import type { SchemaValidators } from './schemas.js';
 
 /** What the producer is told for each stored event (DESIGN.md §4). */
@@ -41,6 +43,10 @@ export interface IngestOptions {
   isConnected: () => boolean;
   /** How long to wait for a PubAck before answering 503. */
   publishTimeoutMs: number;
+  /** Per-producer token buckets; absent = no rate limits. */
+  rateLimiter?: ProducerRateLimiter;
+  /** API keys, HMAC signatures, JWTs (broker/auth/). */
+  authenticator: ProducerAuthenticator;
 }
 
 /** An event that passed authorization and validation, ready to publish. */
@@ -54,26 +60,21 @@ export class IngestPipeline {
 
   constructor(private readonly options: IngestOptions) {}
 
-  /** The producer owning `apiKey`; 401 when there is no key or it is unknown. */
-  authenticate(apiKey: string | undefined): CompiledProducer {
-    if (apiKey === undefined || apiKey === '') {
-      throw new ProblemError(
-        ProblemKind.Unauthorized,
-        'No API key: send Authorization: Bearer <key> or X-API-Key.',
-        {
-          headers: { 'www-authenticate': 'Bearer realm="herald"' },
-          reason: 'no API key',
-        },
-      );
-    }
-    const producer = this.options.cache.findProducerByApiKeyHash(hashApiKey(apiKey));
-    if (producer === undefined) {
-      throw new ProblemError(ProblemKind.Unauthorized, 'The API key is not valid.', {
-        headers: { 'www-authenticate': 'Bearer realm="herald", error="invalid_token"' },
-        reason: 'unknown API key',
-      });
-    }
-    return producer;
+  /**
+   * Starts authenticating from the credentials alone (ProducerAuthenticator.start): throws a
+   * 401 ProblemError at once when they cannot be right; an API key's producer is known at
+   * once, other methods finish with `complete(rawBody)`.
+   */
+  startAuthentication(credentials: ProducerCredentials): AuthAttempt {
+    return this.options.authenticator.start(credentials);
+  }
+
+  /**
+   * The producer the credentials belong to, in one step (for transports holding the whole
+   * message, e.g. gRPC); `body` is what an HMAC signature covers. Rejects with a ProblemError.
+   */
+  authenticate(credentials: ProducerCredentials, body?: Uint8Array): Promise<CompiledProducer> {
+    return this.options.authenticator.authenticate(credentials, body);
   }
 
   /** The EventType the producer publishes `event` as; 422 when unregistered, 403 when not allowed. */
@@ -186,11 +187,16 @@ export class IngestPipeline {
     }
     const msgID = messageIdFor(producer.namespace, source, id);
     return new Promise<PubAck>((resolve, reject) => {
-      this.publishQueue.push(() =>
-        js
-          .publish(et.subject, body, { msgID, headers: h, timeout: publishTimeoutMs })
-          .then(resolve, reject),
-      );
+      this.publishQueue.push(() => {
+        const sentAt = performance.now();
+        js.publish(et.subject, body, { msgID, headers: h, timeout: publishTimeoutMs }).then(
+          (ack) => {
+            this.options.metrics.observePublish((performance.now() - sentAt) / 1000);
+            resolve(ack);
+          },
+          reject,
+        );
+      });
       if (this.publishQueue.length === 1) setImmediate(this.flushPublishQueue);
     }).then(
       (ack) => ({ id, source, type: et.type, sequence: ack.seq, duplicate: ack.duplicate }),
@@ -216,6 +222,8 @@ export class IngestPipeline {
    * Rejects with a ProblemError.
    */
   ingestOne(producer: CompiledProducer, event: CloudEvent): Promise<Receipt> {
+    const wait = this.options.rateLimiter?.take(producer, 1) ?? 0;
+    if (wait !== 0) return Promise.reject(this.refuseOverLimit(producer, [event], wait));
     const found: { et?: CompiledEventType } = {};
     let accepted: CompiledEventType;
     try {
@@ -243,6 +251,8 @@ export class IngestPipeline {
    * was not (`failed`), and retrying the whole batch is safe because of dedup.
    */
   async ingestBatch(producer: CompiledProducer, events: CloudEvent[]): Promise<Receipt[]> {
+    const wait = this.options.rateLimiter?.take(producer, events.length) ?? 0;
+    if (wait !== 0) throw this.refuseOverLimit(producer, events, wait);
     const accepted: AcceptedEvent[] = [];
     const failures: { index: number; error: ProblemError }[] = [];
     for (let index = 0; index < events.length; index++) {
@@ -297,6 +307,24 @@ export class IngestPipeline {
   /** Counts a request refused before any event was known (401, 400, 413, 415, …). */
   recordRequestFailure(producer: CompiledProducer | undefined, err: unknown): void {
     this.recordFailure(producer, undefined, err);
+  }
+
+  /** The 429 (or 413 batch-too-large) for events over the limit, counted per event. */
+  private refuseOverLimit(
+    producer: CompiledProducer,
+    events: readonly CloudEvent[],
+    waitSeconds: number,
+  ): ProblemError {
+    const error = buildRateLimitProblem(producer, events.length, waitSeconds);
+    for (const event of events) {
+      const type = event.attributes.type as string;
+      const et = this.options.cache.findEventTypeByCeType(producer.namespace, type);
+      this.recordOutcome(producer, et, error.kind.outcome);
+    }
+    if (error.kind === ProblemKind.RateLimited) {
+      this.options.metrics.recordRateLimited(producer.namespace, producer.name, events.length);
+    }
+    return error;
   }
 
   private rulesOf(producer: CompiledProducer): ProducerRules {

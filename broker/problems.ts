@@ -21,6 +21,31 @@ export const ProblemKind = {
     title: 'Missing or invalid credentials',
     outcome: 'unauthorized',
   },
+  // Producer authentication (broker/auth/, docs/producer-auth.md).
+  InvalidSignature: {
+    status: 401,
+    slug: 'invalid-signature',
+    title: 'Missing or invalid request signature',
+    outcome: 'unauthorized',
+  },
+  ReplayedRequest: {
+    status: 401,
+    slug: 'replayed-request',
+    title: 'Signed request already received',
+    outcome: 'replayed',
+  },
+  InvalidToken: {
+    status: 401,
+    slug: 'invalid-token',
+    title: 'Invalid bearer token',
+    outcome: 'unauthorized',
+  },
+  AuthUnavailable: {
+    status: 503,
+    slug: 'auth-unavailable',
+    title: 'Credentials cannot be checked right now',
+    outcome: 'auth_unavailable',
+  },
   ForbiddenType: {
     status: 403,
     slug: 'forbidden-type',
@@ -40,10 +65,22 @@ export const ProblemKind = {
     title: 'Method not allowed',
     outcome: 'method_not_allowed',
   },
+  RequestTimeout: {
+    status: 408,
+    slug: 'request-timeout',
+    title: 'Request not received in time',
+    outcome: 'timeout',
+  },
   PayloadTooLarge: {
     status: 413,
     slug: 'payload-too-large',
     title: 'Request body too large',
+    outcome: 'too_large',
+  },
+  BatchTooLarge: {
+    status: 413,
+    slug: 'batch-too-large',
+    title: 'Batch has more events than allowed',
     outcome: 'too_large',
   },
   UnsupportedMediaType: {
@@ -63,6 +100,24 @@ export const ProblemKind = {
     slug: 'schema-validation-failed',
     title: 'Event data does not match its schema',
     outcome: 'schema_invalid',
+  },
+  RateLimited: {
+    status: 429,
+    slug: 'rate-limited',
+    title: 'Rate limit exceeded',
+    outcome: 'rate_limited',
+  },
+  HeaderFieldsTooLarge: {
+    status: 431,
+    slug: 'header-fields-too-large',
+    title: 'Request header fields too large',
+    outcome: 'headers_too_large',
+  },
+  BadRequest: {
+    status: 400,
+    slug: 'bad-request',
+    title: 'Malformed HTTP request',
+    outcome: 'bad_request',
   },
   InternalError: { status: 500, slug: 'internal-error', title: 'Internal error', outcome: 'error' },
   JetStreamUnavailable: {
@@ -147,6 +202,8 @@ export function mapCodecError(err: CodecError): ProblemError {
     extensions.accepted = [
       MediaType.Structured,
       MediaType.Batch,
+      MediaType.Protobuf,
+      MediaType.ProtobufBatch,
       'any media type with ce-specversion and the other ce-* headers (binary mode)',
     ];
   }
@@ -163,13 +220,17 @@ export function serializeProblem(problem: Problem): string {
 export const PROBLEM_CONTENT_TYPE = `${MediaType.Problem}; charset=utf-8`;
 
 /** JetStream did not acknowledge: 503 with Retry-After. */
-export function buildUnavailableProblem(why: string, cause?: unknown): ProblemError {
+export function buildUnavailableProblem(
+  why: string,
+  cause?: unknown,
+  logReason: string = why,
+): ProblemError {
   return new ProblemError(
     ProblemKind.JetStreamUnavailable,
     `The event store did not acknowledge the event (${why}). Retry later with the same source and id: duplicates are recognised.`,
     {
       headers: { 'retry-after': String(RETRY_AFTER_SECONDS) },
-      reason: why,
+      reason: logReason,
       cause,
     },
   );
@@ -197,5 +258,6 @@ export function mapPublishError(err: unknown): ProblemError {
     case 'DrainingConnectionError':
       return buildUnavailableProblem('NATS connection closed', e);
   }
-  return buildUnavailableProblem(`${e.name}: ${e.message}`, e);
+  // Unknown failures can name internal subjects or permissions: those go to the log only.
+  return buildUnavailableProblem('unexpected error', e, `${e.name}: ${e.message}`);
 }

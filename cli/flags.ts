@@ -28,7 +28,7 @@ export const FLAGS = {
     env: 'HERALD_GRPC_PORT',
     type: 'string',
     default: '9620',
-    help: 'broker gRPC port (gRPC ingest is not served yet; the port is reserved)',
+    help: 'broker gRPC port (see docs/grpc.md; 0 = any free port)',
   },
   nats: { env: 'NATS_URL', type: 'string', help: 'NATS server URL, e.g. nats://127.0.0.1:4222' },
   'nats-port': {
@@ -61,6 +61,17 @@ export const FLAGS = {
     help: 'signing secret (whsec_…) to verify deliveries with',
   },
   'log-level': { env: 'HERALD_LOG_LEVEL', type: 'string', help: 'trace|debug|info|warn|error' },
+  'max-body-bytes': {
+    env: 'HERALD_MAX_BODY_BYTES',
+    type: 'string',
+    default: '1Mi',
+    help: 'broker request body limit: bytes, or with a Ki/Mi suffix',
+  },
+  'public-registry': {
+    env: 'HERALD_PUBLIC_REGISTRY',
+    type: 'boolean',
+    help: 'serve /eventtypes and /asyncapi.json without credentials, listing every type',
+  },
   help: { type: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -118,6 +129,25 @@ export function readPort(values: FlagValues, name: FlagName): number {
     );
   }
   return port;
+}
+
+const BYTE_SIZE = /^(\d+)(Ki|Mi)?$/;
+const BYTE_UNITS = { Ki: 1024, Mi: 1024 * 1024 } as const;
+
+/** A positive byte count: `1048576`, `512Ki`, `1Mi`. */
+export function readByteSize(values: FlagValues, name: FlagName): number {
+  const text = String(values[name]);
+  const match = BYTE_SIZE.exec(text.trim());
+  const bytes = match
+    ? Number(match[1]) * (match[2] ? BYTE_UNITS[match[2] as keyof typeof BYTE_UNITS] : 1)
+    : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new HeraldError(
+      ErrorCode.Usage,
+      `--${name} must be a byte count like 1048576, 512Ki or 1Mi, got "${text}"`,
+    );
+  }
+  return bytes;
 }
 
 export function formatCommandHelp(name: string, command: CommandSpec): string {

@@ -4,6 +4,7 @@
  * typed options, start the part, stop it cleanly on SIGINT/SIGTERM.
  */
 import { startBroker } from '../broker/main.js';
+import { RegistryAccess } from '../broker/registry.js';
 import { createLogger } from '../core/logging.js';
 import { isHeraldError } from '../core/errors.js';
 import { startDispatcher } from '../dispatcher/main.js';
@@ -13,6 +14,7 @@ import { startDemoSink } from './demo-sink.js';
 import {
   formatCommandHelp,
   parseCommandFlags,
+  readByteSize,
   readPort,
   type CommandSpec,
   type FlagValues,
@@ -32,9 +34,16 @@ const COMMANDS = {
       'sink-port',
       'data-dir',
       'allow-private-sinks',
+      'max-body-bytes',
+      'public-registry',
       'log-level',
     ],
-    defaults: { resources: 'examples', 'allow-private-sinks': true, 'log-level': 'warn' },
+    defaults: {
+      resources: 'examples',
+      'allow-private-sinks': true,
+      'public-registry': true,
+      'log-level': 'warn',
+    },
   },
   operator: {
     summary:
@@ -43,7 +52,15 @@ const COMMANDS = {
   },
   broker: {
     summary: 'Accept CloudEvents over HTTP (POST /events), authenticate, validate and store them.',
-    flags: ['nats', 'http-port', 'grpc-port', 'log-level'],
+    flags: [
+      'nats',
+      'http-port',
+      'grpc-port',
+      'config-key-file',
+      'max-body-bytes',
+      'public-registry',
+      'log-level',
+    ],
   },
   dispatcher: {
     summary: 'Deliver stored events to Subscription webhooks: signed, retried, dead-lettered.',
@@ -101,8 +118,11 @@ async function startCommand(name: CommandName, values: FlagValues): Promise<() =
         ...(typeof values.nats === 'string' ? { natsUrl: values.nats } : {}),
         natsPort: readPort(values, 'nats-port'),
         httpPort: readPort(values, 'http-port'),
+        grpcPort: readPort(values, 'grpc-port'),
         sinkPort: readPort(values, 'sink-port'),
         allowPrivateSinks: values['allow-private-sinks'] === true,
+        maxBodyBytes: readByteSize(values, 'max-body-bytes'),
+        publicRegistry: values['public-registry'] === true,
         logLevel: level,
       });
       return running.stop;
@@ -129,6 +149,15 @@ async function startCommand(name: CommandName, values: FlagValues): Promise<() =
       const broker = await startBroker({
         natsUrl: requireNats(values, name),
         httpPort: readPort(values, 'http-port'),
+        grpcPort: readPort(values, 'grpc-port'),
+        // Unseals producers' HMAC secrets: the same key as the operator's.
+        configKey: loadConfigKey(
+          env.HERALD_CONFIG_KEY,
+          values['config-key-file'] as string | undefined,
+        ),
+        maxBodyBytes: readByteSize(values, 'max-body-bytes'),
+        registryAccess:
+          values['public-registry'] === true ? RegistryAccess.Public : RegistryAccess.Producer,
         logger: createLogger('broker', { level }),
       });
       return () => broker.stop();

@@ -4,6 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { startBroker, type RunningBroker } from '../broker/main.js';
+import { RegistryAccess } from '../broker/registry.js';
 import { startDispatcher, type RunningDispatcher } from '../dispatcher/main.js';
 import { createLogger, type Logger } from '../core/logging.js';
 import { readSecretValue } from '../core/resources/validate.js';
@@ -19,8 +20,14 @@ export interface RunOptions {
   natsUrl?: string;
   natsPort: number;
   httpPort: number;
+  /** Broker gRPC port (0 = any free port); undefined = no gRPC server. */
+  grpcPort?: number;
   sinkPort: number;
   allowPrivateSinks: boolean;
+  /** Broker request body limit; default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Schema registry without credentials (a laptop has no partners to hide types from). */
+  publicRegistry?: boolean;
   logLevel: string;
   /** Where component logs go; stderr by default so the sink's lines stay readable on stdout. */
   logDestination?: NodeJS.WritableStream;
@@ -111,6 +118,10 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
     const broker: RunningBroker = await startBroker({
       natsUrl,
       httpPort: options.httpPort,
+      ...(options.grpcPort !== undefined && { grpcPort: options.grpcPort }),
+      configKey,
+      ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+      registryAccess: options.publicRegistry ? RegistryAccess.Public : RegistryAccess.Producer,
       logger: logger('broker'),
     });
     stack.push({ name: 'broker', stop: () => broker.stop() });
@@ -119,6 +130,7 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
       [
         `Herald is running (resources: ${resourcesDir})`,
         `  broker   ${brokerUrl}/events`,
+        ...(broker.grpcPort === undefined ? [] : [`  grpc     127.0.0.1:${broker.grpcPort}`]),
         `  nats     ${natsUrl}`,
         `  sink     ${sink.url}`,
         'Press Ctrl-C to stop.',

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 
 export const CONFIG_BUCKET = 'herald-config';
 export const LEDGER_BUCKET = 'herald-delivered';
+/** Standard Webhooks request ids seen by any broker replica (signed-request replay guard). */
+export const REPLAY_BUCKET = 'herald-replay';
 export const DLQ_STREAM = 'HERALD_DLQ';
 export const ATTEMPTS_STREAM = 'HERALD_ATTEMPTS';
 export const EVENT_STREAM_PREFIX = 'HERALD_EVT_';
@@ -74,4 +76,17 @@ export function messageIdFor(namespace: string, source: string, id: string): str
 /** Ledger key for a (subscription, event) pair; KV keys allow only [-/_=.a-zA-Z0-9]. */
 export function ledgerKeyFor(namespace: string, subscription: string, messageId: string): string {
   return `${namespace}.${subscription}.${messageId.replace(/[^-_=a-zA-Z0-9]/g, '_')}`;
+}
+
+/**
+ * Replay-guard key of a signed request: its producer and `webhook-id`, length-prefixed and
+ * hashed so any id fits the KV key alphabet and no two pairs collide.
+ */
+export function replayKeyFor(namespace: string, producer: string, webhookId: string): string {
+  const h = createHash('sha256');
+  for (const part of [namespace, producer, webhookId]) {
+    h.update(`${Buffer.byteLength(part)}:`);
+    h.update(part);
+  }
+  return h.digest('base64url');
 }

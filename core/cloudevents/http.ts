@@ -3,8 +3,10 @@
  *
  * - `application/cloudevents+json` (any parameters; charset, if given, must be UTF-8) → structured
  * - `application/cloudevents-batch+json` (same) → batch
- * - any other `application/cloudevents…` (e.g. +protobuf, +avro) → UnsupportedMediaType: the
- *   binding lets a receiver forward such a body as binary, but Herald must read every event.
+ * - `application/cloudevents+protobuf` → structured, `application/cloudevents-batch+protobuf` →
+ *   batch (the Protobuf format, protobuf.ts)
+ * - any other `application/cloudevents…` (e.g. +avro) → UnsupportedMediaType: the binding
+ *   lets a receiver forward such a body as binary, but Herald must read every event.
  * - otherwise, any `ce-` header → binary (so a request with ce-id but no ce-specversion gets
  *   "specversion is required", which tells the sender what to fix)
  * - otherwise → UnsupportedMediaType. Decision: a request with no CloudEvents content type and
@@ -13,6 +15,7 @@
  */
 import { decodeBinary } from './binary.js';
 import { hasUtf8Charset, isMediaType, readMediaTypeEssence } from './media-type.js';
+import { decodeProtobuf, decodeProtobufBatch } from './protobuf.js';
 import { decodeBatch, decodeStructured, encodeStructured } from './structured.js';
 import {
   CodecError,
@@ -78,10 +81,22 @@ export function decodeHttpRequest(headers: IncomingHeaders, body: Uint8Array): D
         checkFormatContentType(contentType);
         return { mode: HttpContentMode.Batch, events: decodeBatch(body) };
       }
+      if (essence === MediaType.Protobuf || essence === MediaType.ProtobufBatch) {
+        if (!isMediaType(contentType)) {
+          throw new CodecError(
+            CodecErrorCode.UnsupportedMediaType,
+            'Content-Type is not a valid media type',
+          );
+        }
+        return essence === MediaType.Protobuf
+          ? { mode: HttpContentMode.Structured, events: [decodeProtobuf(body)] }
+          : { mode: HttpContentMode.Batch, events: decodeProtobufBatch(body) };
+      }
       throw new CodecError(
         CodecErrorCode.UnsupportedMediaType,
         `event format ${describeEssence(essence)} is not supported: ` +
-          `use ${MediaType.Structured}, ${MediaType.Batch} or binary mode`,
+          `use ${MediaType.Structured}, ${MediaType.Batch}, ${MediaType.Protobuf}, ` +
+          `${MediaType.ProtobufBatch} or binary mode`,
       );
     }
   }

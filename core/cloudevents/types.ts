@@ -12,8 +12,11 @@ export type EventData =
   | { kind: 'json'; value: unknown; text?: string }
   /** Non-JSON text (e.g. text/plain, application/xml) */
   | { kind: 'text'; value: string }
-  /** Opaque bytes (e.g. application/octet-stream, data_base64, protobuf binary_data). */
-  | { kind: 'binary'; value: Uint8Array };
+  /**
+   * Opaque bytes (e.g. application/octet-stream, data_base64, protobuf binary_data).
+   * `typeUrl`: the protobuf `Any` type URL when the bytes arrived as protobuf `proto_data`.
+   */
+  | { kind: 'binary'; value: Uint8Array; typeUrl?: string };
 
 export interface CloudEvent {
   /** Every context attribute, required, optional and extension, by lower-case name. Never `data`. */
@@ -27,6 +30,8 @@ export const REQUIRED_ATTRIBUTES = ['specversion', 'id', 'source', 'type'] as co
 export const MediaType = {
   Structured: 'application/cloudevents+json',
   Batch: 'application/cloudevents-batch+json',
+  Protobuf: 'application/cloudevents+protobuf',
+  ProtobufBatch: 'application/cloudevents-batch+protobuf',
   Json: 'application/json',
   Problem: 'application/problem+json',
 } as const;

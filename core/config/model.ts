@@ -57,7 +57,8 @@ export interface CompiledProducer {
   /** sha256 (hex) of each API key; the keys themselves never leave the operator. */
   apiKeyHashes: string[];
   hmacSecret?: SealedSecret;
-  jwt?: { issuer: string; audience: string; jwksUri: string };
+  /** Bearer JWTs; `subject`, when set, is the only `sub` accepted (docs/producer-auth.md). */
+  jwt?: { issuer: string; audience: string; jwksUri: string; subject?: string };
   rateLimit?: { eventsPerSecond: number; burst: number };
 }
 

@@ -139,6 +139,10 @@ export const producerSpecSchema: StructuralSchema = objectSchema(
             issuer: stringSchema('Expected `iss`.', { minLength: 1, maxLength: Limits.urlLength }),
             audience: stringSchema('Expected `aud`.', { minLength: 1, maxLength: 1024 }),
             jwksUri: urlSchema('Where the signing keys are published.'),
+            subject: stringSchema(
+              'The only `sub` accepted. Needed when several producers trust the same issuer and audience. Default: any subject.',
+              { minLength: 1, maxLength: 1024 },
+            ),
           },
           { required: ['issuer', 'audience', 'jwksUri'] },
         ),

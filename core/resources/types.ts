@@ -63,7 +63,7 @@ export interface ProducerSpec {
   auth: {
     apiKeys?: { secretRef: SecretKeyRef }[];
     hmac?: { secretRef: SecretKeyRef };
-    jwt?: { issuer: string; audience: string; jwksUri: string };
+    jwt?: { issuer: string; audience: string; jwksUri: string; subject?: string };
   };
   rateLimit?: { eventsPerSecond: number; burst?: number };
 }

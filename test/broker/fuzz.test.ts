@@ -131,7 +131,7 @@ function mutate(seed: FuzzRequest, random: () => number): FuzzRequest {
         if (h)
           h[1] =
             h[1].slice(0, Math.floor(random() * h[1].length)) +
-            pick(NASTY).replace(/\u0000/, '%00');
+            pick(NASTY).replace('\u0000', '%00');
         break;
       }
       case 7: // repeat a header

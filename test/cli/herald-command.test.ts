@@ -100,6 +100,8 @@ describe('herald command line', function () {
       join(work, 'data'),
       '--http-port',
       String(httpPort),
+      '--grpc-port',
+      '0',
       '--sink-port',
       String(sinkPort),
       '--nats-port',

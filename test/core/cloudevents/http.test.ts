@@ -83,9 +83,8 @@ describe('HTTP content mode selection (decodeHttpRequest)', () => {
   const unsupported: Array<[string, Record<string, string>]> = [
     ['another charset', { 'content-type': 'application/cloudevents+json; charset=iso-8859-1' }],
     ['a UTF-16 batch', { 'content-type': 'application/cloudevents-batch+json; charset=utf-16' }],
-    ['the protobuf format', { 'content-type': 'application/cloudevents+protobuf' }],
     ['the avro format', { 'content-type': 'application/cloudevents+avro', ...binaryHeaders }],
-    ['a protobuf batch', { 'content-type': 'application/cloudevents-batch+protobuf' }],
+    ['a malformed protobuf type', { 'content-type': 'application/cloudevents+protobuf; x' }],
     ['a malformed structured type', { 'content-type': 'application/cloudevents+json; charset' }],
     ['plain JSON without ce- headers', { 'content-type': 'application/json' }],
     ['text without ce- headers', { 'content-type': 'text/plain' }],
