@@ -3,6 +3,7 @@ import { CloudEvent } from 'cloudevents';
 import { request } from 'undici';
 import {
   ACME_KEY,
+  GHOST,
   ORDER_CREATED,
   ORDER_SHIPPED,
   startBrokerFixture,
@@ -77,6 +78,42 @@ describe('broker HTTP ingest, batch mode', function () {
       again.map((r) => [r.sequence, r.duplicate]),
       first.map((r) => [r.sequence, true]),
     );
+  });
+
+  it('says which events were stored when storing fails part-way, and a whole retry is safe', async () => {
+    // `ghost` is registered but has no stream yet: its publish finds no responder.
+    const events = [orderEvent(), orderEvent({ type: GHOST.type, data: {} }), orderEvent()];
+    const batch = JSON.stringify(events.map((e) => e.toJSON()));
+    const partial = await postBatch(batch);
+    assert.equal(partial.statusCode, 503);
+    assert.match(String(partial.headers['retry-after']), /^\d+$/);
+    const problem = (await partial.body.json()) as {
+      type: string;
+      stored: { index: number; id: string; duplicate: boolean }[];
+      failed: number[];
+    };
+    assert.equal(problem.type, `${PROBLEM}jetstream-unavailable`);
+    assert.deepEqual(
+      problem.stored.map((r) => [r.index, r.id, r.duplicate]),
+      [
+        [0, events[0]?.id, false],
+        [2, events[2]?.id, false],
+      ],
+    );
+    assert.deepEqual(problem.failed, [1]);
+
+    await fx.jsm.streams.add({ name: GHOST.stream, subjects: [GHOST.subject] });
+    try {
+      const retry = await postBatch(batch);
+      assert.equal(retry.statusCode, 202);
+      const receipts = (await retry.body.json()) as { id: string; duplicate: boolean }[];
+      assert.deepEqual(
+        receipts.map((r) => [r.id, r.duplicate]),
+        events.map((e, i) => [e.id, i !== 1]),
+      );
+    } finally {
+      await fx.jsm.streams.delete(GHOST.stream);
+    }
   });
 
   it('answers an empty batch with no receipts', async () => {
