@@ -22,7 +22,7 @@ const isolateDeployable = (name) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.herald/**', 'test/support/*.cjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.herald/**', '.prof/**', 'test/support/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

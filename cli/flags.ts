@@ -48,7 +48,17 @@ export const FLAGS = {
   'allow-private-sinks': {
     env: 'HERALD_ALLOW_PRIVATE_SINKS',
     type: 'boolean',
-    help: 'allow webhooks on loopback/private addresses',
+    help: 'allow webhooks on loopback/private/link-local/CGNAT addresses (never metadata)',
+  },
+  'blocked-cidrs': {
+    env: 'HERALD_BLOCKED_CIDRS',
+    type: 'string',
+    help: 'comma-separated CIDRs webhooks may never reach, e.g. the pod and service ranges',
+  },
+  'allowed-cidrs': {
+    env: 'HERALD_ALLOWED_CIDRS',
+    type: 'string',
+    help: 'comma-separated CIDRs, IPs or host names webhooks may reach even when private',
   },
   'config-key-file': {
     env: 'HERALD_CONFIG_KEY_FILE',
@@ -148,6 +158,16 @@ export function readByteSize(values: FlagValues, name: FlagName): number {
     );
   }
   return bytes;
+}
+
+/** A comma-separated list flag (`10.0.0.0/8, fd00::/8`): trimmed entries, empty ones dropped. */
+export function readList(values: FlagValues, name: FlagName): string[] {
+  const text = values[name];
+  if (typeof text !== 'string') return [];
+  return text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }
 
 export function formatCommandHelp(name: string, command: CommandSpec): string {

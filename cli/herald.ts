@@ -15,6 +15,7 @@ import {
   formatCommandHelp,
   parseCommandFlags,
   readByteSize,
+  readList,
   readPort,
   type CommandSpec,
   type FlagValues,
@@ -34,6 +35,8 @@ const COMMANDS = {
       'sink-port',
       'data-dir',
       'allow-private-sinks',
+      'blocked-cidrs',
+      'allowed-cidrs',
       'max-body-bytes',
       'public-registry',
       'log-level',
@@ -64,7 +67,14 @@ const COMMANDS = {
   },
   dispatcher: {
     summary: 'Deliver stored events to Subscription webhooks: signed, retried, dead-lettered.',
-    flags: ['nats', 'allow-private-sinks', 'config-key-file', 'log-level'],
+    flags: [
+      'nats',
+      'allow-private-sinks',
+      'blocked-cidrs',
+      'allowed-cidrs',
+      'config-key-file',
+      'log-level',
+    ],
   },
   sink: {
     summary: 'A demo webhook receiver: prints each delivery and whether its signature verifies.',
@@ -121,6 +131,8 @@ async function startCommand(name: CommandName, values: FlagValues): Promise<() =
         grpcPort: readPort(values, 'grpc-port'),
         sinkPort: readPort(values, 'sink-port'),
         allowPrivateSinks: values['allow-private-sinks'] === true,
+        blockedCidrs: readList(values, 'blocked-cidrs'),
+        allowedCidrs: readList(values, 'allowed-cidrs'),
         maxBodyBytes: readByteSize(values, 'max-body-bytes'),
         publicRegistry: values['public-registry'] === true,
         logLevel: level,
@@ -171,6 +183,8 @@ async function startCommand(name: CommandName, values: FlagValues): Promise<() =
         ),
         logger: createLogger('dispatcher', { level }),
         allowPrivateSinks: values['allow-private-sinks'] === true,
+        blockedCidrs: readList(values, 'blocked-cidrs'),
+        allowedCidrs: readList(values, 'allowed-cidrs'),
       });
       return () => d.stop();
     }

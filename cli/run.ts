@@ -24,6 +24,9 @@ export interface RunOptions {
   grpcPort?: number;
   sinkPort: number;
   allowPrivateSinks: boolean;
+  /** SSRF policy lists for the dispatcher (docs/security.md). */
+  blockedCidrs?: readonly string[];
+  allowedCidrs?: readonly string[];
   /** Broker request body limit; default 1 MiB. */
   maxBodyBytes?: number;
   /** Schema registry without credentials (a laptop has no partners to hide types from). */
@@ -107,6 +110,8 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
       configKey,
       logger: logger('dispatcher'),
       allowPrivateSinks: options.allowPrivateSinks,
+      ...(options.blockedCidrs && { blockedCidrs: options.blockedCidrs }),
+      ...(options.allowedCidrs && { allowedCidrs: options.allowedCidrs }),
     });
     stack.push({ name: 'dispatcher', stop: () => dispatcher.stop() });
     const sink: RunningDemoSink = await startDemoSink({

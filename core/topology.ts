@@ -6,6 +6,16 @@ import { createHash } from 'node:crypto';
 
 export const CONFIG_BUCKET = 'herald-config';
 export const LEDGER_BUCKET = 'herald-delivered';
+/** The stream behind the ledger bucket (NATS KV names its stream `KV_<bucket>`). */
+export const LEDGER_STREAM = `KV_${LEDGER_BUCKET}`;
+export const LEDGER_BUCKET_DESCRIPTION = 'Herald delivery ledger';
+/**
+ * Default dedup window of the delivery ledger (its bucket TTL). A redelivery of an acknowledged
+ * message comes back within ack_wait (a dispatcher crash) or when nats-server restarts (its
+ * crash), so an hour covers both with a wide margin. Longer costs server memory: nats-server
+ * 2.9 keeps every entry in its subject index (docs/delivery.md "The delivery ledger").
+ */
+export const LEDGER_DEFAULT_WINDOW_MS = 3_600_000;
 /** Standard Webhooks request ids seen by any broker replica (signed-request replay guard). */
 export const REPLAY_BUCKET = 'herald-replay';
 export const DLQ_STREAM = 'HERALD_DLQ';

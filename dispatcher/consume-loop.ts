@@ -9,8 +9,9 @@
  * or crashed between the last POST and the dead letter, or HERALD_DLQ refused it — so such an
  * event still reaches the dead-letter stream instead of being stranded in its consumer.
  *
- * Pipeline per message — later issues slot in where marked: decode → filter → (ledger check)
- * → deliver → decide → settle → (ledger record, attempts log).
+ * Pipeline per message — later issues slot in where marked: decode → filter → ledger check (a
+ * hit is acked without a POST) → deliver → decide → settle (a 2xx is recorded in the ledger,
+ * then acked: ledger.ts) → (attempts log).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -29,6 +30,7 @@ import type { Logger } from '../core/logging.js';
 import { messageIdFor } from '../core/topology.js';
 import { publishDeadLetter, type DeadLetterDetails } from './dead-letter.js';
 import { webhookIdFor, type SinkClients } from './deliver.js';
+import type { DeliveryLedger, LedgerCall } from './ledger.js';
 import { DeliveryOutcome, SkipReason, type DispatcherMetrics } from './metrics.js';
 import type { PreparedSubscription } from './prepare.js';
 import {
@@ -46,6 +48,8 @@ export interface ConsumeLoopOptions {
   consumer: CompiledConsumer;
   sinks: SinkClients;
   metrics: DispatcherMetrics;
+  /** Checked before each POST, written after each 2xx (ledger.ts); absent, at-least-once. */
+  ledger?: DeliveryLedger;
   logger: Logger;
   /** Jitter source; tests pin it. */
   random?: () => number;
@@ -97,6 +101,12 @@ class ConsumeLoopRunner implements ConsumeLoop {
   private readonly log: Logger;
   private readonly slots: Slots;
   private readonly inflight = new Set<Promise<void>>();
+  /**
+   * Stream sequences being handled here. JetStream redelivers a message whose ack_wait ran out
+   * while it waited for a slot or ran; that copy is left to the one already running, which
+   * settles it (an ack or nak of an earlier copy counts), so one process never POSTs it twice.
+   */
+  private readonly handling = new Set<number>();
   private readonly stopSignal = new AbortController();
   private messages: ConsumerMessages | undefined;
   private ackWaitMs: number | undefined;
@@ -171,12 +181,21 @@ class ConsumeLoopRunner implements ConsumeLoop {
     void this.watchStatus(messages);
     for await (const msg of messages) {
       if (this.stopping && this.releaseOnStop(msg)) continue;
+      if (this.handling.has(msg.seq)) {
+        this.log.warn(
+          { seq: msg.seq, attempt: msg.info.deliveryCount },
+          'redelivered while still being handled here (ack_wait ran out); left to the running copy',
+        );
+        continue;
+      }
       await this.slots.acquire();
       if (this.stopping && this.releaseOnStop(msg)) {
         this.slots.release();
         continue;
       }
+      this.handling.add(msg.seq);
       const task = this.handleMessage(msg).finally(() => {
+        this.handling.delete(msg.seq);
         this.slots.release();
         this.inflight.delete(task);
       });
@@ -246,6 +265,12 @@ class ConsumeLoopRunner implements ConsumeLoop {
       msg.headers?.get('Nats-Msg-Id') ||
       messageIdFor(namespace, String(event.attributes.source), String(event.attributes.id));
     const attempt = msg.info.deliveryCount;
+    // Before the spare delivery too: a last attempt that was recorded but not acked is done.
+    const entry = { namespace, subscription: name, messageId };
+    if (await this.o.ledger?.isDelivered(entry, this.ledgerCall(msg, event, attempt))) {
+      msg.ack();
+      return;
+    }
 
     if (attempt > sub.retry.maxAttempts) {
       // The spare delivery: every attempt is used up, but the last one was never settled (the
@@ -323,6 +348,12 @@ class ConsumeLoopRunner implements ConsumeLoop {
     const statusClass = statusClassOf(result);
     switch (step.action) {
       case 'ack':
+        // Recorded first: a crash between the two leaves a redelivery the ledger absorbs.
+        await this.o.ledger?.recordDelivery(
+          { namespace: sub.namespace, subscription: sub.name, messageId },
+          this.ledgerCall(msg, event, attempt),
+          String(status ?? ''),
+        );
         msg.ack();
         this.count(sub, DeliveryOutcome.Delivered, statusClass);
         this.log.debug(context, 'delivered');
@@ -349,6 +380,15 @@ class ConsumeLoopRunner implements ConsumeLoop {
         return;
       }
     }
+  }
+
+  private ledgerCall(msg: JsMsg, event: CloudEvent, attempt: number): LedgerCall {
+    return {
+      log: this.log,
+      fields: { eventId: event.attributes.id, seq: msg.seq, attempt },
+      hold: () => msg.working(),
+      signal: this.stopSignal.signal,
+    };
   }
 
   private count(sub: PreparedSubscription, outcome: DeliveryOutcome, statusClass: string): void {

@@ -2,14 +2,23 @@
  * One HTTP delivery to a sink: the request (CloudEvents binary or structured mode, Standard
  * Webhooks headers, sink auth) and the POST itself over a keep-alive pool per sink origin.
  * Redirects are never followed: undici 7 follows none unless a redirect interceptor is added,
- * and none is.
+ * and none is. Every connection goes through the SSRF guard (ssrf-connect.ts): the sink's host
+ * is resolved and checked once, and the checked address is the one connected to.
  */
 import { createHash } from 'node:crypto';
 import { Pool } from 'undici';
 import { encodeBinary, encodeStructuredHttp } from '../core/cloudevents/index.js';
 import type { CloudEvent } from '../core/cloudevents/types.js';
+import type { Logger } from '../core/logging.js';
 import { signWebhook, WebhookHeader } from '../core/signing.js';
 import { AttemptFailure, type AttemptResult } from './retry.js';
+import { createGuardedConnector, type GuardedConnectorOptions } from './ssrf-connect.js';
+import {
+  createSinkAddressPolicy,
+  isForbiddenAddressError,
+  type SinkAddressPolicy,
+  type SinkAddressPolicyOptions,
+} from './ssrf-policy.js';
 
 /** Longest response excerpt kept for a dead letter. */
 export const BODY_EXCERPT_BYTES = 1024;
@@ -95,6 +104,16 @@ export interface DeliveryRequest {
   body: Uint8Array | string;
 }
 
+export interface SinkClientsOptions {
+  /** The SSRF policy; without one, only public addresses are allowed. */
+  policy?: SinkAddressPolicy | SinkAddressPolicyOptions;
+  /** Name resolution and socket opening, for tests (see GuardedConnectorOptions). */
+  lookup?: GuardedConnectorOptions['lookup'];
+  connect?: GuardedConnectorOptions['connect'];
+  /** Where refusals are logged (host, address, category; never the URL's path or query). */
+  logger?: Logger;
+}
+
 /**
  * Keep-alive connection pools, one per sink origin, shared by every subscription. The
  * supervisor calls closeUnused() whenever the running subscriptions change, so the pools of
@@ -103,6 +122,22 @@ export interface DeliveryRequest {
 export class SinkClients {
   private readonly pools = new Map<string, Pool>();
   private closed = false;
+  private readonly connector: ReturnType<typeof createGuardedConnector>;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: SinkClientsOptions = {}) {
+    // A compiled policy (startDispatcher validates it before connecting) or its options.
+    const policy =
+      options.policy && 'blocked' in options.policy
+        ? options.policy
+        : createSinkAddressPolicy(options.policy);
+    this.connector = createGuardedConnector({
+      policy,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+      ...(options.connect ? { connect: options.connect } : {}),
+    });
+    this.logger = options.logger;
+  }
 
   /** Origins with an open pool (for tests and diagnostics). */
   get origins(): string[] {
@@ -129,7 +164,7 @@ export class SinkClients {
     if (!pool) {
       // undici's keep-alive defaults (4 s idle unless the sink's Keep-Alive hint says more)
       // stay below common server idle timeouts, so a reused socket is rarely already closed.
-      pool = new Pool(url.origin);
+      pool = new Pool(url.origin, { connect: this.connector });
       this.pools.set(url.origin, pool);
     }
     return pool;
@@ -168,6 +203,13 @@ export class SinkClients {
       if (excerpt) result.bodyExcerpt = excerpt;
       return result;
     } catch (err) {
+      if (isForbiddenAddressError(err)) {
+        this.logger?.warn(
+          { origin: request.url.origin, address: err.address, category: err.category },
+          'sink address refused by the SSRF policy',
+        );
+        return { kind: 'failure', failure: AttemptFailure.ForbiddenAddress, message: err.message };
+      }
       if (timedOut) {
         return {
           kind: 'failure',

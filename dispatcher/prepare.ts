@@ -1,8 +1,9 @@
 /**
  * Turns a CompiledSubscription into what the consume loop runs: a compiled filter predicate,
  * a DeliveryTarget with unsealed secrets, and the retry policy. Done once per config change,
- * never per event. A subscription this version cannot honour (CESQL, oauth2, the validation
+ * never per event. A subscription this version cannot honour (oauth2, the validation
  * handshake) is refused rather than delivered half-right: its events wait in the consumer.
+ * Filters, CESQL included, are compiled here by core/filters, which the operator already ran.
  */
 import type { CompiledSubscription } from '../core/config/model.js';
 import { unsealSecret } from '../core/config/seal.js';
@@ -15,7 +16,7 @@ import type { RetryPolicy } from './retry.js';
 /** Why a subscription is not started: the `code` of SubscriptionNotDeliverableError, as logged. */
 export const NotDeliverableReason = {
   InvalidFilter: 'invalid_filter',
-  /** Asks for something a later version implements (CESQL, oauth2, handshake). */
+  /** Asks for something a later version implements (oauth2, handshake). */
   UnsupportedFeature: 'unsupported_feature',
   InvalidSink: 'invalid_sink',
   /** A sealed secret does not unseal with this dispatcher's config key. */

@@ -26,6 +26,8 @@ export const AttemptFailure = {
   Network: 'network',
   /** Herald could not build the request (e.g. a secret that does not unseal). */
   Internal: 'internal',
+  /** The SSRF guard refused the sink's address: nothing was sent, and retrying cannot help. */
+  ForbiddenAddress: 'forbidden_address',
 } as const;
 export type AttemptFailure = (typeof AttemptFailure)[keyof typeof AttemptFailure];
 
@@ -41,6 +43,8 @@ export const DeadLetterCode = {
   UnexpectedStatus: 'unexpected_status',
   /** Retryable failures until retry.maxAttempts. */
   AttemptsExhausted: 'attempts_exhausted',
+  /** The sink resolved to an address the SSRF policy refuses (docs/security.md). */
+  ForbiddenAddress: 'forbidden_address',
 } as const;
 export type DeadLetterCode = (typeof DeadLetterCode)[keyof typeof DeadLetterCode];
 
@@ -52,7 +56,11 @@ const RETRYABLE_4XX = new Set([404, 408, 409, 425, 429]);
 
 /** Classifies one attempt on its own, before the attempt count is considered. */
 export function classifyAttempt(result: AttemptResult): Classification {
-  if (result.kind === 'failure') return { verdict: 'retryable' };
+  if (result.kind === 'failure') {
+    return result.failure === AttemptFailure.ForbiddenAddress
+      ? { verdict: 'fatal', code: DeadLetterCode.ForbiddenAddress }
+      : { verdict: 'retryable' };
+  }
   const { status } = result;
   if (status >= 200 && status < 300) return { verdict: 'delivered' };
   if (status >= 500 && status < 600) return { verdict: 'retryable' };

@@ -16,6 +16,7 @@ import type { CompiledSubscription } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
 import { startConsumeLoop, type ConsumeLoop } from './consume-loop.js';
 import type { SinkClients } from './deliver.js';
+import type { DeliveryLedger } from './ledger.js';
 import type { DispatcherMetrics } from './metrics.js';
 import { prepareSubscription, SubscriptionNotDeliverableError } from './prepare.js';
 
@@ -25,6 +26,8 @@ export interface SupervisorOptions {
   configKey: Buffer;
   sinks: SinkClients;
   metrics: DispatcherMetrics;
+  /** The delivery ledger (startDispatcher always passes one); absent, delivery is at-least-once. */
+  ledger?: DeliveryLedger;
   logger: Logger;
   userAgent: string;
   random?: () => number;
@@ -155,6 +158,7 @@ export class SubscriptionSupervisor {
         consumer,
         sinks: this.o.sinks,
         metrics: this.o.metrics,
+        ...(this.o.ledger ? { ledger: this.o.ledger } : {}),
         logger: log,
         ...(this.o.random ? { random: this.o.random } : {}),
       }),

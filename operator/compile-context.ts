@@ -19,7 +19,10 @@ export const ProblemReason = {
   DuplicateName: 'DuplicateName',
   InvalidSchema: 'InvalidSchema',
   InvalidValue: 'InvalidValue',
+  /** A dialect this version does not evaluate. None today: every dialect is evaluated. */
   UnsupportedFilter: 'UnsupportedFilter',
+  /** A filter that cannot work: a `sql` expression that does not parse or can never match. */
+  InvalidFilter: 'InvalidFilter',
   /** An API key another Producer already uses: a key must identify one Producer. */
   DuplicateCredential: 'DuplicateCredential',
 } as const;

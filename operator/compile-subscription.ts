@@ -1,5 +1,6 @@
 /** Compiling a Subscription: its EventTypes (same namespace only), filters, sink and delivery. */
 import { CONFIG_FORMAT, type CompiledSubscription } from '../core/config/model.js';
+import { compileSqlFilter, isFilterError } from '../core/filters/index.js';
 import { Defaults, Kind, type Filter, type Subscription } from '../core/resources/types.js';
 import { consumerNameFor } from '../core/topology.js';
 import {
@@ -13,9 +14,9 @@ import {
 } from './compile-context.js';
 import { startTimeOf } from './jetstream-config.js';
 
-/** Paths of CESQL filters, at any depth of all/any/not. */
-function findSqlFilters(f: Filter, path: string): string[] {
-  if ('sql' in f) return [`${path}.sql`];
+/** CESQL filters with their paths, at any depth of all/any/not. */
+function findSqlFilters(f: Filter, path: string): { path: string; expression: string }[] {
+  if ('sql' in f) return [{ path: `${path}.sql`, expression: f.sql }];
   if ('all' in f) return f.all.flatMap((g, i) => findSqlFilters(g, `${path}.all[${i}]`));
   if ('any' in f) return f.any.flatMap((g, i) => findSqlFilters(g, `${path}.any[${i}]`));
   if ('not' in f) return findSqlFilters(f.not, `${path}.not`);
@@ -75,8 +76,17 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
     return found;
   });
   const filters = spec.filters ?? [];
-  for (const path of filters.flatMap((f, i) => findSqlFilters(f, `spec.filters[${i}]`))) {
-    ctx.fail(ProblemReason.UnsupportedFilter, 'CESQL (sql) filters are not supported yet', path);
+  // CESQL is checked now, with the dispatcher's own compiler, so an expression that does not
+  // parse (or can never match) shows on the Subscription instead of stalling its events.
+  for (const { path, expression } of filters.flatMap((f, i) =>
+    findSqlFilters(f, `spec.filters[${i}]`),
+  )) {
+    try {
+      compileSqlFilter(expression, path);
+    } catch (err) {
+      if (!isFilterError(err)) throw err;
+      ctx.fail(ProblemReason.InvalidFilter, err.detail, path);
+    }
   }
   const startFrom = spec.startFrom ?? Defaults.startFrom;
   // A real RFC 3339 time (core/cloudevents isTimestamp): 2024-02-30 is refused, not rolled
@@ -101,7 +111,7 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
     name,
     generation: r.metadata.generation ?? 1,
     eventTypes: [...spec.eventTypes],
-    // Other dialects pass through unchanged: the dispatcher evaluates them.
+    // Filters pass through unchanged (sql as its text): the dispatcher compiles them again.
     filters,
     sink,
     delivery: {

@@ -21,9 +21,16 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import type { CompiledConfig } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
-import { EVENT_STREAM_PREFIX } from '../core/topology.js';
+import {
+  EVENT_STREAM_PREFIX,
+  LEDGER_BUCKET,
+  LEDGER_BUCKET_DESCRIPTION,
+  LEDGER_DEFAULT_WINDOW_MS,
+  LEDGER_STREAM,
+} from '../core/topology.js';
 import {
   buildConsumerConfig,
   buildStreamConfig,
@@ -32,6 +39,7 @@ import {
   findConsumerDrift,
   findStreamConflicts,
   findStreamDrift,
+  nanos,
   parseConsumerDescription,
   parseEventTypeStreamDescription,
   pickConsumerUpdate,
@@ -81,8 +89,14 @@ export interface ApplyTopologyOptions {
    * read whole (a YAML syntax error): a resource missing from a partial view is not removed.
    */
   prune?: boolean;
-  /** Replicas of HERALD_DLQ and HERALD_ATTEMPTS (default 1). */
+  /** Replicas of HERALD_DLQ, HERALD_ATTEMPTS and the delivery ledger bucket (default 1). */
   systemReplicas?: number;
+  /**
+   * Dedup window (TTL) of the delivery ledger bucket `herald-delivered`. Given, the bucket is
+   * kept at it; absent, a missing bucket is created with the default (1 h) and an existing
+   * one keeps whatever TTL it has, so one tuned with `nats` is not undone.
+   */
+  ledgerWindowMs?: number;
   /**
    * deletionPolicy per EventType stream as this operator last compiled it, including streams
    * whose EventType has vanished since. It wins over the marker in the stream's description
@@ -223,6 +237,42 @@ class TopologyApplier {
     return deleted;
   }
 
+  /**
+   * The delivery ledger's KV bucket, made by Kvm as the dispatcher makes it (whichever runs
+   * first creates it; both give it the same shape). Only its replicas, description and — when
+   * asked — its TTL are kept in line.
+   */
+  async ensureLedgerBucket(replicas: number, windowMs: number | undefined): Promise<void> {
+    const ref: TopologyChange = { object: 'stream', stream: LEDGER_STREAM };
+    await this.guard(ref, async () => {
+      let actual: StreamConfig;
+      try {
+        actual = (await this.jsm.streams.info(LEDGER_STREAM)).config;
+      } catch (err) {
+        if (!hasCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
+        await new Kvm(this.jsm.jetstream()).create(LEDGER_BUCKET, {
+          history: 1,
+          ttl: windowMs ?? LEDGER_DEFAULT_WINDOW_MS,
+          replicas,
+          description: LEDGER_BUCKET_DESCRIPTION,
+        });
+        this.record('created', ref, 'delivery ledger bucket created');
+        return;
+      }
+      const desired: Partial<StreamConfig> = {
+        num_replicas: replicas,
+        description: LEDGER_BUCKET_DESCRIPTION,
+        ...(windowMs !== undefined && { max_age: nanos(windowMs) }),
+      };
+      const drift = (Object.keys(desired) as (keyof StreamConfig)[]).filter(
+        (f) => desired[f] !== actual[f],
+      );
+      if (drift.length === 0) return;
+      await this.jsm.streams.update(LEDGER_STREAM, desired);
+      this.record('updated', { ...ref, fields: drift }, 'delivery ledger bucket updated');
+    });
+  }
+
   keepStream(stream: string, message: string): void {
     this.record('kept', { object: 'stream', stream, message }, 'stream kept');
   }
@@ -280,16 +330,17 @@ class TopologyApplier {
 }
 
 /**
- * Phase 1: ensures the system streams, a stream per EventType and a durable consumer per
- * (Subscription, EventType). Creates and updates only; deletes nothing.
+ * Phase 1: ensures the system streams, the delivery ledger bucket, a stream per EventType and
+ * a durable consumer per (Subscription, EventType). Creates and updates only; deletes nothing.
  */
 export async function ensureTopology(
   jsm: JetStreamManager,
   config: CompiledConfig,
-  options: Pick<ApplyTopologyOptions, 'logger' | 'systemReplicas'> = {},
+  options: Pick<ApplyTopologyOptions, 'logger' | 'systemReplicas' | 'ledgerWindowMs'> = {},
 ): Promise<ApplyReport> {
   const applier = new TopologyApplier(jsm, options.logger);
   for (const s of buildSystemStreamConfigs(options.systemReplicas)) await applier.ensureStream(s);
+  await applier.ensureLedgerBucket(options.systemReplicas ?? 1, options.ledgerWindowMs);
   for (const et of config.eventTypes) await applier.ensureStream(buildStreamConfig(et));
   for (const sub of config.subscriptions) {
     for (const c of sub.consumers)

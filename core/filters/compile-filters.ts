@@ -9,16 +9,26 @@
  * - exact/prefix/suffix compare the string form of the named attribute, case-sensitively; a
  *   missing attribute never matches. Several attributes in one object are ANDed (as Knative
  *   does; the spec asks for exactly one);
- * - all/any need at least one nested filter; not negates one.
- * `sql` (CESQL) is not implemented yet and is refused with a typed error.
+ * - all/any need at least one nested filter; not negates one;
+ * - sql is a CESQL 1.0 expression (./cesql/), compiled here once: it matches when it evaluates
+ *   to the Boolean TRUE with no error (spec §1.2: an evaluation error means no match). What
+ *   can never match is refused now, not discovered per event: an expression that does not
+ *   parse, calls a function that does not exist, or always yields an Integer or a String.
  */
 import type { AttributeValue } from '../cloudevents/types.js';
 import type { Filter } from '../resources/types.js';
+import { CesqlType, compileCesql, isCesqlParseError, type CesqlExpression } from './cesql/index.js';
 
 export const FilterErrorCode = {
-  /** A dialect Herald knows of but does not evaluate (yet): `sql`. */
+  /**
+   * A dialect Herald knows of but does not evaluate. None today (`sql` is evaluated since
+   * CESQL landed); kept so the code stays stable for callers that branch on it.
+   */
   UnsupportedDialect: 'ERR_FILTER_UNSUPPORTED_DIALECT',
-  /** Not a valid filter expression (unknown dialect, wrong shape, empty). */
+  /**
+   * Not a valid filter expression (unknown dialect, wrong shape, empty), or a CESQL
+   * expression that does not parse or can never match.
+   */
   InvalidFilter: 'ERR_FILTER_INVALID',
 } as const;
 export type FilterErrorCode = (typeof FilterErrorCode)[keyof typeof FilterErrorCode];
@@ -27,11 +37,25 @@ export class FilterError extends Error {
   readonly code: FilterErrorCode;
   /** Where in the filter list the fault is, e.g. `filters[1].any[0]`. */
   readonly path: string;
-  constructor(code: FilterErrorCode, path: string, message: string) {
-    super(`${path}: ${message}`);
+  /** The message without the path, for reports that show the path on their own. */
+  readonly detail: string;
+  /** For `sql`: the 0-based offset in the expression where the parser stopped. */
+  readonly position?: number;
+  constructor(
+    code: FilterErrorCode,
+    path: string,
+    message: string,
+    options?: { position?: number; cause?: unknown },
+  ) {
+    super(
+      `${path}: ${message}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'FilterError';
     this.code = code;
     this.path = path;
+    this.detail = message;
+    if (options?.position !== undefined) this.position = options.position;
   }
 }
 
@@ -109,12 +133,48 @@ function compileFilter(filter: unknown, path: string): FilterPredicate {
       return (attributes) => !inner(attributes);
     }
     case FilterDialect.Sql:
-      throw new FilterError(
-        FilterErrorCode.UnsupportedDialect,
-        here,
-        'CESQL filters are not supported by this version of Herald',
-      );
+      return compileSqlFilter(value, here);
   }
+}
+
+/**
+ * One `sql` filter: a CESQL 1.0 expression as a predicate. Exported so the operator refuses a
+ * bad expression at compile time with the very code the dispatcher runs. Throws FilterError.
+ */
+export function compileSqlFilter(expression: unknown, path = 'sql'): FilterPredicate {
+  if (typeof expression !== 'string' || expression.trim() === '') {
+    throw new FilterError(FilterErrorCode.InvalidFilter, path, 'must be a CESQL expression');
+  }
+  let compiled: CesqlExpression;
+  try {
+    compiled = compileCesql(expression);
+  } catch (err) {
+    if (!isCesqlParseError(err)) throw err;
+    throw new FilterError(
+      FilterErrorCode.InvalidFilter,
+      path,
+      `CESQL expression does not parse: ${err.message}`,
+      { position: err.position, cause: err },
+    );
+  }
+  const [problem] = compiled.staticErrors;
+  if (problem) {
+    throw new FilterError(
+      FilterErrorCode.InvalidFilter,
+      path,
+      `CESQL expression can never match: ${problem.message} (offset ${problem.position})`,
+      { position: problem.position },
+    );
+  }
+  const type = compiled.resultType;
+  if (type !== undefined && type !== CesqlType.Boolean) {
+    throw new FilterError(
+      FilterErrorCode.InvalidFilter,
+      path,
+      `CESQL expression can never match: its value is ${type === CesqlType.Integer ? 'an' : 'a'} ${type}, and a filter needs a Boolean`,
+    );
+  }
+  return (attributes) => compiled.test(attributes);
 }
 
 function compileNested(value: unknown, path: string): FilterPredicate[] {

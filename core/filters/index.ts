@@ -1,5 +1,6 @@
 export {
   compileFilters,
+  compileSqlFilter,
   FilterDialect,
   FilterError,
   FilterErrorCode,

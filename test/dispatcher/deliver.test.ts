@@ -170,7 +170,7 @@ describe('delivery requests', () => {
 
 describe('SinkClients pools', () => {
   let server: Server;
-  const sinks = new SinkClients();
+  const sinks = new SinkClients({ policy: { allowPrivateSinks: true } }); // sinks on 127.0.0.1
   const origins: string[] = [];
   before(async () => {
     server = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
@@ -205,7 +205,7 @@ describe('SinkClients pools', () => {
 describe('SinkClients.send', () => {
   let server: Server;
   let base: string;
-  const sinks = new SinkClients();
+  const sinks = new SinkClients({ policy: { allowPrivateSinks: true } }); // sinks on 127.0.0.1
   before(async () => {
     server = createServer((req, res) => {
       req.resume();

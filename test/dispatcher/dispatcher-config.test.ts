@@ -49,7 +49,12 @@ describe('dispatcher and the live config', () => {
   }
 
   async function run(logger = createSilentLogger()): Promise<RunningDispatcher> {
-    dispatcher = await startDispatcher({ natsUrl: h.nats.url, configKey: h.configKey, logger });
+    dispatcher = await startDispatcher({
+      natsUrl: h.nats.url,
+      configKey: h.configKey,
+      logger,
+      allowPrivateSinks: true, // the test sinks listen on 127.0.0.1
+    });
     return dispatcher;
   }
 
@@ -201,7 +206,7 @@ describe('dispatcher and the live config', () => {
     const [sinkA, sinkB] = [await sinkWith(), await sinkWith()];
     const urlB = sinkB.url.replace('127.0.0.1', 'localhost');
     const cache = new ConfigCache();
-    const sinks = new SinkClients();
+    const sinks = new SinkClients({ policy: { allowPrivateSinks: true } });
     const metrics = createDispatcherMetrics();
     const supervisor = new SubscriptionSupervisor({
       js: h.js,

@@ -58,6 +58,7 @@ describe('dispatcher dead letters', () => {
       natsUrl: h.nats.url,
       configKey: h.configKey,
       logger: createSilentLogger(),
+      allowPrivateSinks: true, // the test sinks listen on 127.0.0.1
     });
     return { ns, sink, sub, deadLetter };
   }
@@ -158,6 +159,7 @@ describe('dispatcher dead letters', () => {
       natsUrl: h.nats.url,
       configKey: h.configKey,
       logger: createSilentLogger(),
+      allowPrivateSinks: true, // the test sinks listen on 127.0.0.1
     });
     await publishEvent(h.js, ns, { id: 'evt-net', data: {} });
     const dl = (await deadLetter).json<Record<string, unknown>>();
@@ -214,7 +216,12 @@ describe('dispatcher dead letters', () => {
     await h.jsm.streams.delete(DLQ_STREAM);
     let seq: number;
     try {
-      dispatcher = await startDispatcher({ natsUrl: h.nats.url, configKey: h.configKey, logger });
+      dispatcher = await startDispatcher({
+        natsUrl: h.nats.url,
+        configKey: h.configKey,
+        logger,
+        allowPrivateSinks: true,
+      });
       seq = await publishEvent(h.js, ns, { id: 'evt-dlq-down', data: {} });
       await sink.waitForRequests(2);
       await waitFor(
@@ -261,7 +268,12 @@ describe('dispatcher dead letters', () => {
     const { logger, lines } = createCapturingLogger();
     await h.jsm.streams.delete(DLQ_STREAM);
     try {
-      dispatcher = await startDispatcher({ natsUrl: h.nats.url, configKey: h.configKey, logger });
+      dispatcher = await startDispatcher({
+        natsUrl: h.nats.url,
+        configKey: h.configKey,
+        logger,
+        allowPrivateSinks: true,
+      });
       await waitFor(
         () =>
           lines.some((l) =>

@@ -49,7 +49,12 @@ describe('dispatcher delivery', () => {
   }
 
   async function run(logger = createSilentLogger()): Promise<RunningDispatcher> {
-    dispatcher = await startDispatcher({ natsUrl: h.nats.url, configKey: h.configKey, logger });
+    dispatcher = await startDispatcher({
+      natsUrl: h.nats.url,
+      configKey: h.configKey,
+      logger,
+      allowPrivateSinks: true, // the test sinks listen on 127.0.0.1
+    });
     return dispatcher;
   }
 

@@ -61,9 +61,9 @@ describe('prepareSubscription', () => {
 
   const refused: { name: string; sub: () => ReturnType<typeof base>; reason: string }[] = [
     {
-      name: 'a CESQL filter',
-      sub: () => ({ ...base(), filters: [{ sql: "subject = 'x'" }] }),
-      reason: NotDeliverableReason.UnsupportedFeature,
+      name: 'a CESQL filter that does not parse',
+      sub: () => ({ ...base(), filters: [{ sql: "subject = 'x" }] }),
+      reason: NotDeliverableReason.InvalidFilter,
     },
     {
       name: 'an invalid filter',

@@ -163,29 +163,34 @@ const problemCases: ProblemCase[] = [
     compiled: false,
   },
   {
-    title: 'a CESQL filter',
+    title: 'a CESQL filter that does not parse',
     resources: [
       orderCreated,
       subscription('partner', {
-        filters: [{ prefix: { source: 'https://a/' } }, { sql: "subject LIKE 'eu-%'" }],
+        filters: [{ prefix: { source: 'https://a/' } }, { sql: "subject LIKE 'eu-%' AND (" }],
       }),
     ],
     expect: {
-      reason: ProblemReason.UnsupportedFilter,
+      reason: ProblemReason.InvalidFilter,
       path: 'spec.filters[1].sql',
-      message: /^CESQL \(sql\) filters are not supported yet$/,
+      message:
+        /^CESQL expression does not parse: unexpected end of expression at line 1, column 26 \(offset 25\)$/,
     },
     compiled: false,
   },
   {
-    title: 'a CESQL filter nested in all/not',
+    title: 'a CESQL filter nested in all/not that can never match',
     resources: [
       orderCreated,
       subscription('partner', {
-        filters: [{ all: [{ exact: { type: 'x' } }, { not: { sql: 'true' } }] }],
+        filters: [{ all: [{ exact: { type: 'x' } }, { not: { sql: 'NO_SUCH(subject)' } }] }],
       }),
     ],
-    expect: { reason: ProblemReason.UnsupportedFilter, path: 'spec.filters[0].all[1].not.sql' },
+    expect: {
+      reason: ProblemReason.InvalidFilter,
+      path: 'spec.filters[0].all[1].not.sql',
+      message: /no function NO_SUCH takes 1 argument/,
+    },
     compiled: false,
   },
   {
@@ -490,5 +495,15 @@ describe('compileResources', () => {
     const { config, problems } = compile([orderCreated, producer('acme', { auth: { jwt } })]);
     assert.deepEqual(problems, []);
     assert.deepEqual(config.producers[0]?.jwt, jwt);
+  });
+
+  it('compiles a Subscription whose CESQL filters parse, and passes them through as text', () => {
+    const filters = [
+      { sql: "subject LIKE 'eu-%' AND myext > 2" },
+      { any: [{ exact: { type: 'x' } }, { not: { sql: 'EXISTS region' } }] },
+    ];
+    const { config, problems } = compile([orderCreated, subscription('partner', { filters })]);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(config.subscriptions[0]?.filters, filters);
   });
 });

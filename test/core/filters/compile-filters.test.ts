@@ -115,6 +115,38 @@ describe('compileFilters (Subscriptions API dialects)', () => {
       ],
       matches: true,
     },
+    { name: 'sql true', filters: [{ sql: "subject LIKE 'eu-%'" }], matches: true },
+    { name: 'sql false', filters: [{ sql: "subject LIKE 'us-%'" }], matches: false },
+    {
+      name: 'sql over typed extensions',
+      filters: [{ sql: 'priority > 2 AND urgent AND priority IN (1, 3)' }],
+      matches: true,
+    },
+    {
+      name: 'sql with an evaluation error does not match, even under NOT',
+      filters: [{ sql: 'NOT (region = 1)' }],
+      matches: false,
+    },
+    {
+      name: 'sql division by zero does not match',
+      filters: [{ sql: '1 / 0 = 0' }],
+      matches: false,
+    },
+    {
+      name: 'sql whose value is a bare Boolean attribute',
+      filters: [{ sql: 'urgent' }],
+      matches: true,
+    },
+    {
+      name: 'sql whose value is a String attribute',
+      filters: [{ sql: 'subject' }],
+      matches: false,
+    },
+    {
+      name: 'sql ANDed with other dialects',
+      filters: [{ prefix: { source: 'https://acme.example/' } }, { not: { sql: 'urgent' } }],
+      matches: false,
+    },
   ];
   for (const c of cases) {
     it(`${c.name} → ${c.matches}`, () => {
@@ -141,16 +173,34 @@ describe('compileFilters (Subscriptions API dialects)', () => {
 
   const invalid: { name: string; filters: unknown; code: string; path: RegExp }[] = [
     {
-      name: 'sql is not supported yet',
-      filters: [{ sql: "subject LIKE 'eu-%'" }],
-      code: FilterErrorCode.UnsupportedDialect,
-      path: /^filters\[0\]\.sql/,
+      name: 'sql that does not parse',
+      filters: [{ sql: "subject LIKE 'eu-%' AND" }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /^filters\[0\]\.sql: CESQL expression does not parse: unexpected end of expression at line 1, column 24 \(offset 23\)$/,
     },
     {
-      name: 'sql nested',
-      filters: [{ not: { sql: 'true' } }],
-      code: FilterErrorCode.UnsupportedDialect,
-      path: /^filters\[0\]\.not\.sql/,
+      name: 'sql nested that does not parse',
+      filters: [{ not: { sql: 'subject LIKE 5' } }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /^filters\[0\]\.not\.sql: .*LIKE needs a string literal/,
+    },
+    {
+      name: 'sql calling a function that does not exist',
+      filters: [{ sql: 'LENGHT(subject) > 2' }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /^filters\[0\]\.sql: CESQL expression can never match: no function LENGHT takes 1 argument/,
+    },
+    {
+      name: 'sql whose value is never a Boolean',
+      filters: [{ sql: "CONCAT(subject, '!')" }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /its value is a String, and a filter needs a Boolean/,
+    },
+    {
+      name: 'empty sql',
+      filters: [{ sql: '  ' }],
+      code: FilterErrorCode.InvalidFilter,
+      path: /must be a CESQL expression/,
     },
     {
       name: 'unknown dialect',
