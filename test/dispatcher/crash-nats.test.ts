@@ -21,7 +21,10 @@ import {
   type TestSink,
 } from './support.js';
 
-const EVENTS = 2_000;
+/** Rounds of (deliver EVENTS_PER_ROUND, wait until all are acked, kill -9, restart). */
+const ROUNDS = 3;
+const EVENTS_PER_ROUND = 1_000;
+const EVENTS = ROUNDS * EVENTS_PER_ROUND;
 const NS = 'natskill';
 
 describe('nats-server SIGKILLed after events were delivered and acked', function () {
@@ -57,15 +60,6 @@ describe('nats-server SIGKILLed after events were delivered and acked', function
     });
 
     let lastSeq = 0;
-    for (let i = 0; i < EVENTS; i += 200) {
-      const seqs = await Promise.all(
-        Array.from({ length: 200 }, (_, j) =>
-          publishEvent(h.js, NS, { id: `e${i + j}`, data: {} }),
-        ),
-      );
-      lastSeq = Math.max(lastSeq, ...seqs);
-    }
-    await sink.waitForRequests(EVENTS, 30_000);
     const settled = async (): Promise<true | undefined> => {
       // While the server restarts, the harness connection is reconnecting: not settled yet.
       const info = await h.jsm.consumers.info(c.stream, c.durable).catch(() => undefined);
@@ -76,11 +70,27 @@ describe('nats-server SIGKILLed after events were delivered and acked', function
         ? true
         : undefined;
     };
-    await waitFor(settled, 'every event acked', 15_000);
-
-    // At once, before the server gets to write its consumer state again.
-    await h.nats.restart({ kill: true });
-    await waitFor(settled, 'the consumer to settle after the restart', 30_000);
+    const hitsSoFar = (): number =>
+      lines.filter((l) => String(l.msg).includes('(ledger hit)')).length;
+    const perRound: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const first = round * EVENTS_PER_ROUND;
+      for (let i = first; i < first + EVENTS_PER_ROUND; i += 200) {
+        const seqs = await Promise.all(
+          Array.from({ length: 200 }, (_, j) =>
+            publishEvent(h.js, NS, { id: `e${i + j}`, data: {} }),
+          ),
+        );
+        lastSeq = Math.max(lastSeq, ...seqs);
+      }
+      await sink.waitForRequests(first + EVENTS_PER_ROUND, 30_000);
+      await waitFor(settled, 'every event acked', 15_000);
+      const before = hitsSoFar();
+      // At once, before the server gets to write its consumer state again.
+      await h.nats.restart({ kill: true });
+      await waitFor(settled, 'the consumer to settle after the restart', 30_000);
+      perRound.push(hitsSoFar() - before);
+    }
 
     const perId = new Map<string, number>();
     for (const r of sink.requests) {
@@ -100,9 +110,10 @@ describe('nats-server SIGKILLed after events were delivered and acked', function
     const counted = (metric?.values ?? []).reduce((sum, v) => sum + v.value, 0);
     assert.equal(counted, hits.length, 'the metric and the log agree');
     console.log(
-      `      nats-server SIGKILL: ${EVENTS} events delivered and acked, then kill -9; ` +
-        `redeliveries absorbed by the ledger: ${counted} ` +
-        `(${firstDeliveries} of them with delivery count 1); sink saw ${sink.requests.length} POSTs`,
+      `      nats-server SIGKILL: ${ROUNDS} × (${EVENTS_PER_ROUND} events delivered and acked, ` +
+        `then kill -9); redeliveries absorbed by the ledger: ${counted} ` +
+        `(per kill: ${perRound.join(', ')}; ${firstDeliveries} with delivery count 1); ` +
+        `sink saw ${sink.requests.length} POSTs for ${EVENTS} events`,
     );
   });
 });
