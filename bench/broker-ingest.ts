@@ -1,40 +1,71 @@
 /**
- * Single-event ingest rate of the broker against this machine's ceilings, in one run:
- *   1. a bare node:http server that reads the body and answers 202 (the HTTP ceiling),
- *   2. raw JetStream publishes with a msg id from Node (the store ceiling),
- *   3. the broker (binary mode, schema-checked ~1 KiB event, API key, dedup id).
- * The HTTP load generator is undici with a fixed number of connections, each sending its
- * next request as soon as the previous answer arrives.
+ * HTTP ingest rates of the broker against this machine's ceilings, in one run on one
+ * nats-server. Every event is ~1 KiB, schema-checked, API-key authenticated, deduplicated by
+ * msg id and acknowledged by JetStream before the 202.
  *
- *   npx tsx bench/broker-ingest.ts [--seconds 5] [--concurrency 64]
+ * Part A, rates (the figures the targets are judged on): the load generator and the server
+ * share this process, as in the walking-skeleton bench, so both sides of a ratio pay the same
+ * load-generator cost and no cross-process wake-ups (which swing ±50% between runs on this VM).
+ * The runs are repeated in `--rounds` interleaved rounds and the medians reported, since this
+ * machine's speed drifts by ±20% over minutes:
+ *   1. a bare node:http server that reads the body and answers 202 (the HTTP ceiling),
+ *   2. raw JetStream publishes with a msg id from Node (`js.publish`, 64 in flight), and once
+ *      the store's own ceiling: publishes as the broker makes them, 1,000 in flight,
+ *   3. the broker, single events in structured mode (`application/cloudevents+json`),
+ *   4. the same events in binary mode (`ce-*` headers; the walking-skeleton figure),
+ *   5. the same events batched, `--batch` per request (`application/cloudevents-batch+json`),
+ *      in events per second.
+ * Part B, cost and memory: the bare server and the broker each in a child process of their
+ * own (bench/ingest-target.ts) under the same loads, reporting the child's CPU per event and
+ * its RSS (`process.memoryUsage()` of the server process, sampled every 250 ms).
+ * The load generator is undici with a fixed number of connections, each sending its next
+ * request as soon as the previous answer arrives. nats-server shares the machine's cores.
+ *
+ *   npx tsx bench/broker-ingest.ts [--seconds 5] [--concurrency 64] [--batch 100]
+ *                                  [--batch-concurrency 8] [--rounds 3] [--cpu-prof DIR]
+ *
+ * `--cpu-prof DIR` runs the part-B broker child with `node --cpu-prof`, profile into DIR.
  */
+import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Pool } from 'undici';
-import { startBroker } from '../broker/main.js';
+import { JetStreamPublisher, PublishHeaders } from '../broker/jetstream-publisher.js';
 import { startNatsServer } from '../cli/nats-server-process.js';
 import { openConfigBucket, writeCompiledConfig } from '../core/config/kv.js';
 import { CONFIG_FORMAT, type CompiledEventType } from '../core/config/model.js';
 import { hashApiKey } from '../core/config/seal.js';
-import { createSilentLogger } from '../core/logging.js';
 import { messageIdFor, streamNameFor, subjectFor } from '../core/topology.js';
+import {
+  startBareServer,
+  startBenchBroker,
+  type RunningTarget,
+  type TargetUsage,
+} from './ingest-target.js';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '64' },
+    batch: { type: 'string', default: '100' },
+    'batch-concurrency': { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
+    'cpu-prof': { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
+const BATCH = Number(values.batch);
+const BATCH_CONCURRENCY = Number(values['batch-concurrency']);
+const ROUNDS = Number(values.rounds);
 const API_KEY = 'bench-key-0123456789abcdef';
+const TYPE = 'com.example.order.created';
+const SOURCE = 'https://acme.example/bench';
 const SCHEMA = {
   type: 'object',
   required: ['orderId', 'total', 'lines'],
@@ -54,38 +85,164 @@ const DATA = JSON.stringify({
   })),
 });
 
-/** Sends requests on `CONCURRENCY` loops for `SECONDS`; returns completed requests per second. */
+let eventNumber = 0;
+/** A new structured event (JSON format text) with a unique id. */
+function structuredEvent(): string {
+  return (
+    `{"specversion":"1.0","id":"bench-${process.pid}-${eventNumber++}","source":"${SOURCE}",` +
+    `"type":"${TYPE}","time":"2026-11-24T10:00:00.000Z","datacontenttype":"application/json",` +
+    `"data":${DATA}}`
+  );
+}
+const AUTH = `Bearer ${API_KEY}`;
+
+interface Request {
+  headers: Record<string, string>;
+  body: string;
+  /** Events the request carries (what a 202 counts). */
+  events: number;
+}
+
+const single = (): Request => ({
+  headers: { 'content-type': 'application/cloudevents+json', authorization: AUTH },
+  body: structuredEvent(),
+  events: 1,
+});
+const binary = (): Request => ({
+  headers: {
+    'content-type': 'application/json',
+    authorization: AUTH,
+    'ce-specversion': '1.0',
+    'ce-id': `bench-${process.pid}-${eventNumber++}`,
+    'ce-source': SOURCE,
+    'ce-type': TYPE,
+    'ce-time': '2026-11-24T10:00:00.000Z',
+  },
+  body: DATA,
+  events: 1,
+});
+const batch = (): Request => ({
+  headers: { 'content-type': 'application/cloudevents-batch+json', authorization: AUTH },
+  body: `[${Array.from({ length: BATCH }, structuredEvent).join(',')}]`,
+  events: BATCH,
+});
+
+/** A server under test, in this process or in a child. */
+interface Target {
+  url: string;
+  /** Undefined in this process: its usage would include the load generator's. */
+  usage?: () => Promise<TargetUsage>;
+  stop(): Promise<void>;
+}
+
+interface Measured {
+  /** Events per second (requests per second for single-event requests). */
+  rate: number;
+  /** CPU of this process while the load ran, in cores. */
+  ownCores: number;
+  /** For a child target: its CPU (cores, µs per event) and RSS while the load ran. */
+  child?: {
+    cores: number;
+    microsPerEvent: number;
+    rssPeak: number;
+    rssMean: number;
+    heapPeak: number;
+  };
+}
+
+/**
+ * Sends requests on `connections` loops for `SECONDS` after a 1 s warm-up; events stored
+ * (202s × events per request) per second, and what the target used meanwhile.
+ */
 async function measureHttp(
-  url: string,
-  makeHeaders: (n: number) => Record<string, string>,
-  expectStatus: number,
-): Promise<number> {
-  const pool = new Pool(url, { connections: CONCURRENCY, pipelining: 1 });
-  let n = 0;
+  target: Target,
+  connections: number,
+  makeRequest: () => Request,
+): Promise<Measured> {
+  const pool = new Pool(target.url, { connections, pipelining: 1 });
   let done = 0;
   let failures = 0;
+  let lastFailure = '';
   const run = async (until: number, count: boolean): Promise<void> => {
     while (performance.now() < until) {
-      const res = await pool.request({
-        path: '/events',
-        method: 'POST',
-        headers: makeHeaders(n++),
-        body: DATA,
-      });
-      await res.body.dump();
-      if (res.statusCode !== expectStatus) failures++;
-      if (count) done++;
+      const { headers, body, events } = makeRequest();
+      const res = await pool.request({ path: '/events', method: 'POST', headers, body });
+      if (res.statusCode === 202) {
+        await res.body.dump();
+        if (count) done += events;
+      } else {
+        failures++;
+        lastFailure = `${res.statusCode} ${(await res.body.text()).slice(0, 300)}`;
+      }
     }
   };
   // Warm-up: JIT, connections, schema compile.
   const warm = performance.now() + 1000;
-  await Promise.all(Array.from({ length: CONCURRENCY }, () => run(warm, false)));
+  await Promise.all(Array.from({ length: connections }, () => run(warm, false)));
+  const usage = target.usage;
+  const before = await usage?.();
+  const ownBefore = process.cpuUsage();
   const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, () => run(start + SECONDS * 1000, true)));
-  const rate = done / ((performance.now() - start) / 1000);
+  const until = start + SECONDS * 1000;
+  const sampling = (async (): Promise<TargetUsage[]> => {
+    const samples: TargetUsage[] = [];
+    while (usage !== undefined && performance.now() + 250 < until) {
+      await new Promise((r) => setTimeout(r, 250));
+      samples.push(await usage());
+    }
+    return samples;
+  })();
+  await Promise.all(Array.from({ length: connections }, () => run(until, true)));
+  const seconds = (performance.now() - start) / 1000;
+  const own = process.cpuUsage(ownBefore);
+  const after = await usage?.();
   await pool.close();
-  if (failures > 0) console.warn(`  ${failures} responses had an unexpected status`);
-  return rate;
+  if (failures > 0) console.warn(`  ${failures} requests failed; last: ${lastFailure}`);
+  const measured: Measured = {
+    rate: done / seconds,
+    ownCores: (own.user + own.system) / 1e6 / seconds,
+  };
+  if (before !== undefined && after !== undefined) {
+    const samples = [...(await sampling), after];
+    const micros = after.cpuMicros - before.cpuMicros;
+    measured.child = {
+      cores: micros / 1e6 / seconds,
+      microsPerEvent: micros / Math.max(1, done),
+      rssPeak: Math.max(...samples.map((s) => s.rss)),
+      rssMean: samples.reduce((a, s) => a + s.rss, 0) / samples.length,
+      heapPeak: Math.max(...samples.map((s) => s.heapUsed)),
+    };
+  }
+  return measured;
+}
+
+function inProcess(running: RunningTarget): Target {
+  return { url: `http://127.0.0.1:${running.port}`, stop: () => running.stop() };
+}
+
+/** Forks bench/ingest-target.ts with `args`; resolves once it listens. */
+async function startChild(args: string[], execArgv: string[] = []): Promise<Target> {
+  const child = fork(new URL('./ingest-target.ts', import.meta.url), args, {
+    execArgv: ['--import', 'tsx', ...execArgv],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { port: number }));
+    child.once('exit', (code) => reject(new Error(`bench target exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    usage: () =>
+      new Promise((resolve) => {
+        child.once('message', (m) => resolve(m as TargetUsage));
+        child.send('usage');
+      }),
+    async stop() {
+      if (child.exitCode === null && child.connected) child.send('stop');
+      await exited;
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -98,6 +255,16 @@ async function main(): Promise<void> {
     () => nats.stop(),
     async () => rmSync(storeDir, { recursive: true, force: true }),
   ];
+  /** Starts a target and registers its stop; `run` measures with it, then it stops. */
+  const using = async <T>(start: Promise<Target>, run: (t: Target) => Promise<T>): Promise<T> => {
+    const target = await start;
+    cleanups.unshift(() => target.stop());
+    try {
+      return await run(target);
+    } finally {
+      await target.stop();
+    }
+  };
   try {
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
@@ -106,7 +273,7 @@ async function main(): Promise<void> {
       namespace: 'bench',
       name: 'order-created',
       generation: 1,
-      type: 'com.example.order.created',
+      type: TYPE,
       schema: SCHEMA,
       schemaDigest: createHash('sha256').update(JSON.stringify(SCHEMA)).digest('hex'),
       dataContentType: 'application/json',
@@ -114,7 +281,13 @@ async function main(): Promise<void> {
       stream: streamNameFor('bench', 'order-created'),
       subject: subjectFor('bench', 'order-created'),
     };
-    await jsm.streams.add({ name: et.stream, subjects: [et.subject], duplicate_window: 120e9 });
+    // A fresh stream per run: each starts with an empty store and dedup window, whatever ran
+    // before it (nats-server slows down as its dedup map fills).
+    const resetStream = async (): Promise<void> => {
+      await jsm.streams.delete(et.stream).catch(() => {});
+      await jsm.streams.add({ name: et.stream, subjects: [et.subject], duplicate_window: 120e9 });
+    };
+    await resetStream();
     await writeCompiledConfig(await openConfigBucket(js), {
       eventTypes: [et],
       producers: [
@@ -130,26 +303,10 @@ async function main(): Promise<void> {
       ],
       subscriptions: [],
     });
+    const eventBytes = Buffer.byteLength(structuredEvent());
+    const batchBytes = Buffer.byteLength(batch().body);
 
-    // 1. bare node:http
-    const bare = createServer((req, res) => {
-      req.on('data', () => {});
-      req.on('end', () => {
-        const body = '{"id":"x","source":"s","type":"t","sequence":1,"duplicate":false}';
-        res.writeHead(202, { 'content-type': 'application/json', 'content-length': body.length });
-        res.end(body);
-      });
-    });
-    await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-    cleanups.unshift(() => new Promise((r) => bare.close(r)));
-    const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
-    const bareRate = await measureHttp(
-      bareUrl,
-      () => ({ 'content-type': 'application/json' }),
-      202,
-    );
-
-    // 2. raw JetStream publish with msg id, same concurrency
+    // Part A: rates, load generator and server in this process, in interleaved rounds.
     const payload = new TextEncoder().encode(DATA);
     let seq = 0;
     const publishLoop = async (until: number): Promise<number> => {
@@ -161,45 +318,147 @@ async function main(): Promise<void> {
       }
       return count;
     };
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, () => publishLoop(performance.now() + 1000)),
-    );
-    const jsStart = performance.now();
-    const counts = await Promise.all(
-      Array.from({ length: CONCURRENCY }, () => publishLoop(jsStart + SECONDS * 1000)),
-    );
-    const jsRate = counts.reduce((a, b) => a + b, 0) / ((performance.now() - jsStart) / 1000);
+    const measureRaw = async (): Promise<number> => {
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, () => publishLoop(performance.now() + 1000)),
+      );
+      const start = performance.now();
+      const counts = await Promise.all(
+        Array.from({ length: CONCURRENCY }, () => publishLoop(start + SECONDS * 1000)),
+      );
+      return counts.reduce((a, b) => a + b, 0) / ((performance.now() - start) / 1000);
+    };
+    const measureLeanPublish = async (): Promise<number> => {
+      const publisher = new JetStreamPublisher(nc, 5_000);
+      const headers = new PublishHeaders({ 'Content-Type': 'application/cloudevents+json' });
+      const body = Buffer.from(structuredEvent());
+      let stored = 0;
+      const run = (ms: number): Promise<void> =>
+        new Promise((resolve) => {
+          const until = performance.now() + ms;
+          const send = (): void => {
+            headers.setMessageId(`lean-${seq++}`);
+            publisher.publish(et.subject, body, headers, listener);
+          };
+          const listener = {
+            onPublished(err: Error | undefined): void {
+              if (err === undefined) stored++;
+              if (performance.now() < until) send();
+              else if (publisher.inFlight === 0) resolve();
+            },
+          };
+          for (let i = 0; i < 1000; i++) send();
+        });
+      await run(1000);
+      stored = 0;
+      const start = performance.now();
+      await run(SECONDS * 1000);
+      const rate = stored / ((performance.now() - start) / 1000);
+      publisher.close();
+      return rate;
+    };
+    const bareServer = await startBareServer();
+    cleanups.unshift(() => bareServer.stop());
+    const brokerServer = await startBenchBroker(nats.url);
+    cleanups.unshift(() => brokerServer.stop());
+    const rounds: {
+      bare: Measured;
+      raw: number;
+      single: Measured;
+      binary: Measured;
+      batch: Measured;
+    }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const bare = await measureHttp(inProcess(bareServer), CONCURRENCY, single);
+      await resetStream();
+      const raw = await measureRaw();
+      await resetStream();
+      const s = await measureHttp(inProcess(brokerServer), CONCURRENCY, single);
+      await resetStream();
+      const b = await measureHttp(inProcess(brokerServer), CONCURRENCY, binary);
+      await resetStream();
+      const m = await measureHttp(inProcess(brokerServer), BATCH_CONCURRENCY, batch);
+      rounds.push({ bare, raw, single: s, binary: b, batch: m });
+    }
+    await brokerServer.stop();
+    await bareServer.stop();
 
-    // 3. the broker
-    const broker = await startBroker({
-      natsUrl: nats.url,
-      httpPort: 0,
-      host: '127.0.0.1',
-      logger: createSilentLogger(),
-    });
-    cleanups.unshift(() => broker.stop());
-    const brokerRate = await measureHttp(
-      `http://127.0.0.1:${broker.port}`,
-      (n) => ({
-        'content-type': 'application/json',
-        authorization: `Bearer ${API_KEY}`,
-        'ce-specversion': '1.0',
-        'ce-id': `bench-${n}`,
-        'ce-source': 'https://acme.example/bench',
-        'ce-type': et.type,
-      }),
-      202,
+    // The store's own ceiling: publishes with msg ids as the broker makes them (core publish,
+    // PubAck on a shared reply subscription), 1,000 in flight, from this process.
+    await resetStream();
+    const lean = await measureLeanPublish();
+
+    // Part B: the server in a child process of its own.
+    const bareB = await using(startChild(['bare']), (t) => measureHttp(t, CONCURRENCY, single));
+    const profileDir = values['cpu-prof'];
+    const profile = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+    const [idleB, singleB, batchB] = await using(
+      startChild(['broker', nats.url], profile),
+      async (t) => {
+        const idle = await (t.usage as () => Promise<TargetUsage>)();
+        await resetStream();
+        const s = await measureHttp(t, CONCURRENCY, single);
+        await resetStream();
+        return [idle, s, await measureHttp(t, BATCH_CONCURRENCY, batch)] as const;
+      },
     );
 
-    const fmt = (r: number): string => `${Math.round(r).toLocaleString('en-US')}/s`;
+    const rate = (r: number): string => `${Math.round(r).toLocaleString('en-US')}/s`.padStart(9);
+    const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+    const median = (xs: number[]): number => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      return sorted[Math.floor(sorted.length / 2)] ?? 0;
+    };
+    const cpu = cpus();
     console.log(
-      `broker ingest bench: ${SECONDS}s per run, concurrency ${CONCURRENCY}, data ${DATA.length} B`,
+      `command: npx tsx bench/broker-ingest.ts ${process.argv.slice(2).join(' ')}`.trimEnd(),
     );
-    console.log(`  bare node:http 202        ${fmt(bareRate)}`);
-    console.log(`  raw JetStream publish     ${fmt(jsRate)}`);
-    console.log(`  broker POST /events       ${fmt(brokerRate)}`);
-    console.log(`  broker / bare http        ${(brokerRate / bareRate).toFixed(2)}`);
-    console.log(`  broker / raw JetStream    ${(brokerRate / jsRate).toFixed(2)}`);
+    console.log(
+      `machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${mib(totalmem())} RAM, ` +
+        `node ${process.version}, ${process.platform}/${process.arch}`,
+    );
+    console.log(
+      `${SECONDS} s per run after 1 s warm-up; ${CONCURRENCY} connections (batches: ` +
+        `${BATCH_CONCURRENCY}); event ${eventBytes} B structured (data ${DATA.length} B), ` +
+        `batch ${BATCH} events ${(batchBytes / 1024).toFixed(0)} KiB`,
+    );
+    console.log(
+      `A. rates, load generator and server in one process; ${ROUNDS} interleaved rounds ` +
+        '(each: bare, raw, structured, binary, batch), per round and median',
+    );
+    const row = (label: string, pick: (r: (typeof rounds)[number]) => number, ratio = false) => {
+      const xs = rounds.map(pick);
+      const show = (x: number): string => (ratio ? x.toFixed(2).padStart(9) : rate(x));
+      console.log(`  ${label.padEnd(34)} ${xs.map(show).join(' ')}   median ${show(median(xs))}`);
+    };
+    row('bare node:http 202', (r) => r.bare.rate);
+    row('raw JetStream publish with msg id', (r) => r.raw);
+    row('broker structured, 1 per request', (r) => r.single.rate);
+    row('broker binary, 1 per request', (r) => r.binary.rate);
+    row(`broker batch of ${BATCH}, events/s`, (r) => r.batch.rate);
+    row('structured / bare http', (r) => r.single.rate / r.bare.rate, true);
+    row('binary / bare http', (r) => r.binary.rate / r.bare.rate, true);
+    row('structured / raw JetStream', (r) => r.single.rate / r.raw, true);
+    row('batch / structured single', (r) => r.batch.rate / r.single.rate, true);
+    row('this process, cores (structured)', (r) => r.single.ownCores, true);
+    console.log(
+      `  ${'store ceiling: lean publish, 1000 in flight'.padEnd(34)} ${rate(lean)}` +
+        '   (as the broker publishes; once, after the rounds)',
+    );
+    console.log('B. server in a child process: its CPU per event and its RSS');
+    const lineB = (label: string, m: Measured): void => {
+      const c = m.child;
+      if (c === undefined) return;
+      console.log(
+        `  ${label.padEnd(34)} ${rate(m.rate)}   server ${c.cores.toFixed(2)} cores, ` +
+          `${c.microsPerEvent.toFixed(1)} µs/event; load gen ${m.ownCores.toFixed(2)} cores; ` +
+          `RSS peak ${mib(c.rssPeak)}, mean ${mib(c.rssMean)}, heap peak ${mib(c.heapPeak)}`,
+      );
+    };
+    lineB('bare node:http 202', bareB);
+    lineB('broker structured, 1 per request', singleB);
+    lineB(`broker batch of ${BATCH}, events/s`, batchB);
+    console.log(`  broker RSS idle after start        ${mib(idleB.rss)}`);
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => {});
   }

@@ -17,7 +17,12 @@ import type { CompiledProducer } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
 import type { AuthAttempt } from './auth/authenticator.js';
 import { readHttpCredentials } from './auth/credentials.js';
-import { wrapAsProblemError, type IngestPipeline, type Receipt } from './ingest.js';
+import {
+  wrapAsProblemError,
+  type IngestListener,
+  type IngestPipeline,
+  type Receipt,
+} from './ingest.js';
 import { RouteLabel, TransportLabel, type BrokerMetrics } from './metrics.js';
 import { matchRegistryRoute, type SchemaRegistry } from './registry.js';
 import { carryTraceContext } from './tracing.js';
@@ -55,6 +60,19 @@ export interface HttpHandlerOptions {
 }
 
 const JSON_CONTENT_TYPE = `${MediaType.Json}; charset=utf-8`;
+
+/** A `POST /events` whose body is arriving. */
+interface BodyReader {
+  req: IncomingMessage;
+  res: ServerResponse;
+  start: number;
+  pipeline: IngestPipeline;
+  attempt: AuthAttempt;
+  chunks: Buffer[];
+  size: number;
+  /** performance.now() by which the whole body must be in, else 408. */
+  deadline: number;
+}
 const HEALTH_METHODS = 'GET, HEAD';
 
 export function createRequestHandler(
@@ -122,6 +140,14 @@ export function createRequestHandler(
     sendProblem(req, res, route, start, error);
   }
 
+  /**
+   * Bodies being read, in arrival order (so in deadline order: every body has the same time
+   * limit). The listeners are shared by all requests and find their request here, so a
+   * request costs one entry instead of a closure per callback and a timer of its own.
+   */
+  const readers = new Map<IncomingMessage, BodyReader>();
+  let bodySweeper: NodeJS.Timeout | undefined;
+
   function handleEvents(req: IncomingMessage, res: ServerResponse, start: number): void {
     const route = RouteLabel.Events;
     const pipeline = getPipeline();
@@ -144,70 +170,106 @@ export function createRequestHandler(
       pipeline.recordRequestFailure(undefined, err);
       return sendProblem(req, res, route, start, wrapAsProblemError(err));
     }
-    const producer = attempt.producer;
-    const refuseTooLarge = (): void => {
-      const error = new ProblemError(
-        ProblemKind.PayloadTooLarge,
-        `The request body exceeds the limit of ${maxBodyBytes} bytes.`,
-        { extensions: { maxBodyBytes }, reason: `body over ${maxBodyBytes} bytes` },
-      );
-      pipeline.recordRequestFailure(producer, error);
-      // Close the connection: the rest of the body is never read.
-      sendProblem(req, res, route, start, error, producer, true);
+    const reader: BodyReader = {
+      req,
+      res,
+      start,
+      pipeline,
+      attempt,
+      chunks: [],
+      size: 0,
+      deadline: performance.now() + options.bodyTimeoutMs,
     };
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > maxBodyBytes) return refuseTooLarge();
+    if (declared !== undefined && Number(declared) > maxBodyBytes) return refuseTooLarge(reader);
+    readers.set(req, reader);
+    // A deadline for the whole body, not an idle timeout: a trickle cannot hold it open.
+    bodySweeper ??= setTimeout(sweepBodies, options.bodyTimeoutMs);
+    req.on('data', onBodyData);
+    req.on('end', onBodyEnd);
+    // A client that goes away mid-body gets no answer; nothing was stored.
+    req.on('error', onBodyError);
+  }
 
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stopReading = (): void => {
-      clearTimeout(deadline);
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.pause(); // the refusal closes the connection
-      chunks.length = 0;
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > maxBodyBytes) {
-        stopReading();
-        refuseTooLarge();
+  function onBodyData(this: IncomingMessage, chunk: Buffer): void {
+    const reader = readers.get(this);
+    if (reader === undefined) return;
+    reader.size += chunk.length;
+    if (reader.size > maxBodyBytes) {
+      stopReading(reader);
+      refuseTooLarge(reader);
+      return;
+    }
+    reader.chunks.push(chunk);
+  }
+
+  function onBodyEnd(this: IncomingMessage): void {
+    const reader = readers.get(this);
+    if (reader === undefined) return;
+    readers.delete(this);
+    const { req, res, start, pipeline, attempt, chunks, size } = reader;
+    metrics.observeBodySize(TransportLabel.Http, size);
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    reader.chunks = []; // the request object outlives the body: do not keep it alive
+    const producer = attempt.producer;
+    if (producer !== undefined) return handleBody(req, res, start, pipeline, producer, body);
+    attempt.complete(body).then(
+      (authenticated) => handleBody(req, res, start, pipeline, authenticated, body),
+      (err: unknown) => {
+        pipeline.recordRequestFailure(undefined, err);
+        sendProblem(req, res, RouteLabel.Events, start, wrapAsProblemError(err));
+      },
+    );
+  }
+
+  function onBodyError(this: IncomingMessage): void {
+    readers.delete(this);
+    this.off('end', onBodyEnd);
+  }
+
+  /** Stops listening to a body that is refused: the refusal closes the connection. */
+  function stopReading(reader: BodyReader): void {
+    const { req } = reader;
+    readers.delete(req);
+    req.off('data', onBodyData);
+    req.off('end', onBodyEnd);
+    req.pause();
+    reader.chunks = [];
+  }
+
+  function refuseTooLarge(reader: BodyReader): void {
+    const error = new ProblemError(
+      ProblemKind.PayloadTooLarge,
+      `The request body exceeds the limit of ${maxBodyBytes} bytes.`,
+      { extensions: { maxBodyBytes }, reason: `body over ${maxBodyBytes} bytes` },
+    );
+    reader.pipeline.recordRequestFailure(reader.attempt.producer, error);
+    // Close the connection: the rest of the body is never read.
+    const { req, res, start, attempt } = reader;
+    sendProblem(req, res, RouteLabel.Events, start, error, attempt.producer, true);
+  }
+
+  /** Answers 408 for bodies past their deadline; re-arms for the oldest one still coming. */
+  function sweepBodies(): void {
+    bodySweeper = undefined;
+    const now = performance.now();
+    for (const [req, reader] of readers) {
+      if (reader.deadline > now) {
+        bodySweeper = setTimeout(sweepBodies, Math.max(1, reader.deadline - now));
         return;
       }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      clearTimeout(deadline);
-      metrics.observeBodySize(TransportLabel.Http, size);
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      if (producer !== undefined) return handleBody(req, res, start, pipeline, producer, body);
-      attempt.complete(body).then(
-        (authenticated) => handleBody(req, res, start, pipeline, authenticated, body),
-        (err: unknown) => {
-          pipeline.recordRequestFailure(undefined, err);
-          sendProblem(req, res, route, start, wrapAsProblemError(err));
-        },
-      );
-    };
-    // A deadline for the whole body, not an idle timeout: a trickle cannot hold it open.
-    const deadline = setTimeout(() => {
-      if (req.destroyed) return;
-      stopReading();
+      readers.delete(req);
+      if (req.destroyed) continue;
+      stopReading(reader);
       const error = new ProblemError(
         ProblemKind.RequestTimeout,
         `The request body did not arrive within ${options.bodyTimeoutMs} ms.`,
-        { reason: `body incomplete after ${options.bodyTimeoutMs} ms (${size} bytes)` },
+        { reason: `body incomplete after ${options.bodyTimeoutMs} ms (${reader.size} bytes)` },
       );
-      pipeline.recordRequestFailure(producer, error);
-      sendProblem(req, res, route, start, error, producer, true);
-    }, options.bodyTimeoutMs);
-    req.on('data', onData);
-    req.on('end', onEnd);
-    // A client that goes away mid-body gets no answer; nothing was stored.
-    req.on('error', () => {
-      clearTimeout(deadline);
-      req.off('end', onEnd);
-    });
+      const { res, start, pipeline, attempt } = reader;
+      pipeline.recordRequestFailure(attempt.producer, error);
+      sendProblem(req, res, RouteLabel.Events, start, error, attempt.producer, true);
+    }
   }
 
   function handleBody(
@@ -231,22 +293,35 @@ export function createRequestHandler(
     if (traceparent !== undefined) {
       carryTraceContext(decoded.events, traceparent, req.headers.tracestate);
     }
-    const onReceipts = (receipts: Receipt | Receipt[]): void =>
-      finish(
-        req,
-        res,
-        route,
-        start,
-        202,
-        { 'content-type': JSON_CONTENT_TYPE },
-        JSON.stringify(receipts),
-      );
-    const onError = (err: unknown): void =>
-      sendProblem(req, res, route, start, wrapAsProblemError(err), producer);
+    const responder = new EventsResponder(req, res, start, producer);
     if (decoded.mode === HttpContentMode.Batch) {
-      pipeline.ingestBatch(producer, decoded.events).then(onReceipts, onError);
+      pipeline.ingestBatch(producer, decoded.events).then(
+        (receipts) => responder.onAccepted(receipts),
+        (err: unknown) => responder.onRefused(err),
+      );
     } else {
-      pipeline.ingestOne(producer, decoded.events[0] as CloudEvent).then(onReceipts, onError);
+      pipeline.ingestOneTo(producer, decoded.events[0] as CloudEvent, responder);
+    }
+  }
+
+  /** Answers one POST /events with its receipts (202) or its problem. */
+  class EventsResponder implements IngestListener {
+    constructor(
+      private readonly req: IncomingMessage,
+      private readonly res: ServerResponse,
+      private readonly start: number,
+      private readonly producer: CompiledProducer,
+    ) {}
+
+    onAccepted(receipts: Receipt | Receipt[]): void {
+      const body = JSON.stringify(receipts);
+      const headers = { 'content-type': JSON_CONTENT_TYPE };
+      finish(this.req, this.res, RouteLabel.Events, this.start, 202, headers, body);
+    }
+
+    onRefused(err: unknown): void {
+      const error = wrapAsProblemError(err);
+      sendProblem(this.req, this.res, RouteLabel.Events, this.start, error, this.producer);
     }
   }
 

@@ -4,8 +4,6 @@
  * transport turns it into a response. Everything before publish is synchronous: the only
  * async hop per event is the JetStream PubAck.
  */
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
-import { headers as createHeaders } from '@nats-io/transport-node';
 import { encodeStructured } from '../core/cloudevents/index.js';
 import { MediaType, type CloudEvent } from '../core/cloudevents/types.js';
 import type { ConfigCache } from '../core/config/kv.js';
@@ -13,6 +11,12 @@ import type { CompiledEventType, CompiledProducer } from '../core/config/model.j
 import { messageIdFor } from '../core/topology.js';
 import type { AuthAttempt, ProducerAuthenticator } from './auth/authenticator.js';
 import type { ProducerCredentials } from './auth/credentials.js';
+import {
+  PublishHeaders,
+  type JetStreamPublisher,
+  type PublishAck,
+  type PublishListener,
+} from './jetstream-publisher.js';
 import { EventOutcome, UNKNOWN_LABEL, type BrokerMetrics } from './metrics.js';
 import { ProblemError, ProblemKind, buildUnavailableProblem, mapPublishError } from './problems.js';
 import { buildProducerRules, isSourceAllowed, type ProducerRules } from './producer-rules.js';
@@ -36,13 +40,12 @@ export const STORED_CONTENT_TYPE = `${MediaType.Structured}; charset=utf-8`;
 
 export interface IngestOptions {
   cache: ConfigCache;
-  js: JetStreamClient;
+  /** Publishes to JetStream and reads the PubAcks (its timeout bounds the wait: then 503). */
+  publisher: JetStreamPublisher;
   validators: SchemaValidators;
   metrics: BrokerMetrics;
   /** False while NATS is disconnected: publishes then fail fast with 503 instead of queueing. */
   isConnected: () => boolean;
-  /** How long to wait for a PubAck before answering 503. */
-  publishTimeoutMs: number;
   /** Per-producer token buckets; absent = no rate limits. */
   rateLimiter?: ProducerRateLimiter;
   /** API keys, HMAC signatures, JWTs (broker/auth/). */
@@ -55,8 +58,114 @@ interface AcceptedEvent {
   eventType: CompiledEventType;
 }
 
+/**
+ * Told how ingesting ended: the receipts (one, or one per event of a batch), or the refusal
+ * (a ProblemError). The HTTP binding implements it once per request: no closures per call.
+ */
+export interface IngestListener {
+  onAccepted(receipts: Receipt | Receipt[]): void;
+  onRefused(err: unknown): void;
+}
+
+/** Told once how storing the event at `index` ended. */
+interface StoreListener {
+  onStored(receipt: Receipt, index: number): void;
+  onStoreFailed(error: ProblemError, index: number): void;
+}
+
+/** A publish waiting for the next turn of the event loop (see flushPublishQueue), then its ack. */
+class QueuedPublish implements PublishListener {
+  /** When it went to NATS (performance.now()), for the publish latency metric. */
+  sentAt = 0;
+  constructor(
+    readonly subject: string,
+    public body: string,
+    readonly msgID: string,
+    readonly headers: PublishHeaders,
+    private readonly receipt: { id: string; source: string; type: string },
+    private readonly metrics: BrokerMetrics,
+    private readonly listener: StoreListener,
+    private readonly index: number,
+  ) {}
+
+  onPublished(err: Error | undefined, ack: PublishAck | undefined): void {
+    if (err !== undefined || ack === undefined) {
+      return this.listener.onStoreFailed(mapPublishError(err), this.index);
+    }
+    this.metrics.observePublish((performance.now() - this.sentAt) / 1000);
+    const { id, source, type } = this.receipt;
+    const receipt = { id, source, type, sequence: ack.seq, duplicate: ack.duplicate };
+    this.listener.onStored(receipt, this.index);
+  }
+}
+
+/** One event's outcome: counted, then told to the listener. */
+class SingleOutcome implements StoreListener {
+  constructor(
+    private readonly pipeline: IngestPipeline,
+    private readonly producer: CompiledProducer,
+    private readonly et: CompiledEventType,
+    private readonly listener: IngestListener,
+  ) {}
+
+  onStored(receipt: Receipt): void {
+    this.pipeline.recordReceipt(this.producer, this.et, receipt);
+    this.listener.onAccepted(receipt);
+  }
+
+  onStoreFailed(error: ProblemError): void {
+    this.pipeline.recordFailure(this.producer, this.et, error);
+    this.listener.onRefused(error);
+  }
+}
+
+/** Every event of a batch settled, in order: a receipt or its error each. */
+class BatchOutcome implements StoreListener {
+  private remaining: number;
+  readonly results: (Receipt | ProblemError)[];
+  constructor(
+    count: number,
+    private readonly settled: (results: (Receipt | ProblemError)[]) => void,
+  ) {
+    this.remaining = count;
+    this.results = new Array<Receipt | ProblemError>(count);
+  }
+
+  onStored(receipt: Receipt, index: number): void {
+    this.results[index] = receipt;
+    if (--this.remaining === 0) this.settled(this.results);
+  }
+
+  onStoreFailed(error: ProblemError, index: number): void {
+    this.results[index] = error;
+    if (--this.remaining === 0) this.settled(this.results);
+  }
+}
+
+/** A listener that settles a promise. */
+class PromiseOutcome<T> implements StoreListener, IngestListener {
+  constructor(
+    private readonly resolve: (value: T) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {}
+  onStored(receipt: Receipt): void {
+    this.resolve(receipt as T);
+  }
+  onStoreFailed(error: ProblemError): void {
+    this.reject(error);
+  }
+  onAccepted(receipts: Receipt | Receipt[]): void {
+    this.resolve(receipts as T);
+  }
+  onRefused(err: unknown): void {
+    this.reject(err);
+  }
+}
+
 export class IngestPipeline {
   private readonly rules = new WeakMap<CompiledProducer, ProducerRules>();
+  /** Per producer, the headers of its stored messages; Nats-Msg-Id is set per publish. */
+  private readonly headers = new WeakMap<CompiledProducer, PublishHeaders>();
 
   constructor(private readonly options: IngestOptions) {}
 
@@ -170,51 +279,62 @@ export class IngestPipeline {
 
   /** Stores one event; resolves with its receipt, rejects with a 503 (or 413) ProblemError. */
   publish(producer: CompiledProducer, et: CompiledEventType, event: CloudEvent): Promise<Receipt> {
-    const { js, isConnected, publishTimeoutMs } = this.options;
+    return new Promise((resolve, reject) =>
+      this.store(producer, et, event, new PromiseOutcome(resolve, reject), 0),
+    );
+  }
+
+  /** publish() telling a listener: no promise or closure per event on the hot path. */
+  private store(
+    producer: CompiledProducer,
+    et: CompiledEventType,
+    event: CloudEvent,
+    listener: StoreListener,
+    index: number,
+  ): void {
     const id = event.attributes.id as string;
     const source = event.attributes.source as string;
-    if (!isConnected()) {
-      return Promise.reject(buildUnavailableProblem('NATS is not connected'));
+    if (!this.options.isConnected()) {
+      return listener.onStoreFailed(buildUnavailableProblem('NATS is not connected'), index);
     }
-    const h = createHeaders();
-    h.set(PRODUCER_HEADER, this.rulesOf(producer).id);
-    h.set('Content-Type', STORED_CONTENT_TYPE);
     let body: string;
     try {
       body = encodeStructured(event);
     } catch (err) {
-      return Promise.reject(wrapAsProblemError(err));
+      return listener.onStoreFailed(wrapAsProblemError(err), index);
     }
-    const msgID = messageIdFor(producer.namespace, source, id);
-    return new Promise<PubAck>((resolve, reject) => {
-      this.publishQueue.push(() => {
-        const sentAt = performance.now();
-        js.publish(et.subject, body, { msgID, headers: h, timeout: publishTimeoutMs }).then(
-          (ack) => {
-            this.options.metrics.observePublish((performance.now() - sentAt) / 1000);
-            resolve(ack);
-          },
-          reject,
-        );
-      });
-      if (this.publishQueue.length === 1) setImmediate(this.flushPublishQueue);
-    }).then(
-      (ack) => ({ id, source, type: et.type, sequence: ack.seq, duplicate: ack.duplicate }),
-      (err: unknown) => {
-        throw mapPublishError(err);
-      },
+    const queued = new QueuedPublish(
+      et.subject,
+      body,
+      messageIdFor(producer.namespace, source, id),
+      this.headersOf(producer),
+      { id, source, type: et.type },
+      this.options.metrics,
+      listener,
+      index,
     );
+    if (this.publishQueue.push(queued) === 1) setImmediate(this.flushPublishQueue);
   }
 
   /**
    * Publishes queued since the last turn of the event loop go out together: nats.js writes
-   * to its socket once per microtask checkpoint, so requests that arrived in one I/O phase
-   * share one write instead of one syscall each.
+   * to its socket once per microtask checkpoint, and node runs one after each request's
+   * callbacks, so without the queue every request would cost a write of its own.
    */
-  private readonly publishQueue: (() => void)[] = [];
+  private publishQueue: QueuedPublish[] = [];
   private readonly flushPublishQueue = (): void => {
-    const queue = this.publishQueue.splice(0);
-    for (const send of queue) send();
+    const queue = this.publishQueue;
+    this.publishQueue = [];
+    const { publisher } = this.options;
+    const now = performance.now();
+    for (const p of queue) {
+      p.sentAt = now;
+      // The producer's headers object is shared: publish() encodes it before returning.
+      p.headers.setMessageId(p.msgID);
+      // Buffer.from takes small strings from node's pool: cheaper than nats.js's TextEncoder.
+      publisher.publish(p.subject, Buffer.from(p.body), p.headers, p);
+      p.body = ''; // the entry waits for its PubAck: not the bytes
+    }
   };
 
   /**
@@ -222,26 +342,24 @@ export class IngestPipeline {
    * Rejects with a ProblemError.
    */
   ingestOne(producer: CompiledProducer, event: CloudEvent): Promise<Receipt> {
+    return new Promise((resolve, reject) =>
+      this.ingestOneTo(producer, event, new PromiseOutcome(resolve, reject)),
+    );
+  }
+
+  /** ingestOne() telling a listener (the HTTP binding's way: no promise per request). */
+  ingestOneTo(producer: CompiledProducer, event: CloudEvent, listener: IngestListener): void {
     const wait = this.options.rateLimiter?.take(producer, 1) ?? 0;
-    if (wait !== 0) return Promise.reject(this.refuseOverLimit(producer, [event], wait));
+    if (wait !== 0) return listener.onRefused(this.refuseOverLimit(producer, [event], wait));
     const found: { et?: CompiledEventType } = {};
     let accepted: CompiledEventType;
     try {
       accepted = this.check(producer, event, found);
     } catch (err) {
       this.recordFailure(producer, found.et, err);
-      return Promise.reject(err);
+      return listener.onRefused(err);
     }
-    return this.publish(producer, accepted, event).then(
-      (receipt) => {
-        this.recordReceipt(producer, accepted, receipt);
-        return receipt;
-      },
-      (err: unknown) => {
-        this.recordFailure(producer, accepted, err);
-        throw err;
-      },
-    );
+    this.store(producer, accepted, event, new SingleOutcome(this, producer, accepted, listener), 0);
   }
 
   /**
@@ -270,31 +388,35 @@ export class IngestPipeline {
         this.recordOutcome(producer, a.eventType, EventOutcome.BatchRejected);
       throw buildBatchRefusal(failures, events.length);
     }
-    const settled = await Promise.allSettled(
-      accepted.map((a) => this.publish(producer, a.eventType, a.event)),
-    );
+    const total = events.length;
+    const stored = this.storeAll(producer, accepted);
+    // Only the types are needed from here: the events (parsed data, the request text their
+    // data slices point into) can go while the PubAcks come back.
+    const types = accepted.map((a) => a.eventType);
+    accepted.length = 0;
+    const results = await stored;
     const receipts: Receipt[] = [];
-    const stored: (Receipt & { index: number })[] = [];
+    const storedEvents: (Receipt & { index: number })[] = [];
     const failed: number[] = [];
     let firstError: ProblemError | undefined;
-    settled.forEach((s, index) => {
-      const et = (accepted[index] as AcceptedEvent).eventType;
-      if (s.status === 'fulfilled') {
-        receipts.push(s.value);
-        stored.push({ index, ...s.value });
-        this.recordReceipt(producer, et, s.value);
-      } else {
-        this.recordFailure(producer, et, s.reason);
+    results.forEach((result, index) => {
+      const et = types[index] as CompiledEventType;
+      if (result instanceof ProblemError) {
+        this.recordFailure(producer, et, result);
         failed.push(index);
-        firstError ??= wrapAsProblemError(s.reason);
+        firstError ??= result;
+      } else {
+        receipts.push(result);
+        storedEvents.push({ index, ...result });
+        this.recordReceipt(producer, et, result);
       }
     });
     if (firstError !== undefined) {
       throw new ProblemError(
         firstError.kind,
-        `${stored.length} of ${events.length} events were stored; ${firstError.problem.detail}`,
+        `${storedEvents.length} of ${total} events were stored; ${firstError.problem.detail}`,
         {
-          extensions: { stored, failed },
+          extensions: { stored: storedEvents, failed },
           headers: firstError.headers,
           reason: firstError.reason,
           cause: firstError,
@@ -302,6 +424,20 @@ export class IngestPipeline {
       );
     }
     return receipts;
+  }
+
+  /** Stores every event at once; resolves when all are settled, each with a receipt or its error. */
+  private storeAll(
+    producer: CompiledProducer,
+    accepted: AcceptedEvent[],
+  ): Promise<(Receipt | ProblemError)[]> {
+    if (accepted.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const outcome = new BatchOutcome(accepted.length, resolve);
+      accepted.forEach(({ event, eventType }, index) =>
+        this.store(producer, eventType, event, outcome, index),
+      );
+    });
   }
 
   /** Counts a request refused before any event was known (401, 400, 413, 415, …). */
@@ -327,6 +463,19 @@ export class IngestPipeline {
     return error;
   }
 
+  /** The producer's stored-message headers (one object, reused: see flushPublishQueue). */
+  private headersOf(producer: CompiledProducer): PublishHeaders {
+    let h = this.headers.get(producer);
+    if (h === undefined) {
+      h = new PublishHeaders({
+        [PRODUCER_HEADER]: this.rulesOf(producer).id,
+        'Content-Type': STORED_CONTENT_TYPE,
+      });
+      this.headers.set(producer, h);
+    }
+    return h;
+  }
+
   private rulesOf(producer: CompiledProducer): ProducerRules {
     let rules = this.rules.get(producer);
     if (rules === undefined) {
@@ -336,11 +485,13 @@ export class IngestPipeline {
     return rules;
   }
 
-  private recordReceipt(producer: CompiledProducer, et: CompiledEventType, r: Receipt): void {
+  /** Counts a stored event (for the outcome listeners above). */
+  recordReceipt(producer: CompiledProducer, et: CompiledEventType, r: Receipt): void {
     this.recordOutcome(producer, et, r.duplicate ? EventOutcome.Duplicate : EventOutcome.Accepted);
   }
 
-  private recordFailure(
+  /** Counts an event refused or not stored. */
+  recordFailure(
     producer: CompiledProducer | undefined,
     et: CompiledEventType | undefined,
     err: unknown,

@@ -21,6 +21,7 @@ import { readHttpCredentials } from './auth/credentials.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc.js';
 import { createRequestHandler, type Readiness } from './http.js';
 import { IngestPipeline } from './ingest.js';
+import { JetStreamPublisher } from './jetstream-publisher.js';
 import { createBrokerMetrics } from './metrics.js';
 import { ProducerRateLimiter, type Clock } from './rate-limit.js';
 import { RegistryAccess, SchemaRegistry } from './registry.js';
@@ -192,11 +193,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     });
     pipeline = new IngestPipeline({
       cache,
-      js,
+      publisher: new JetStreamPublisher(nc, options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS),
       validators,
       metrics,
       isConnected: () => natsConnected,
-      publishTimeoutMs: options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS,
       rateLimiter: createRateLimiter(cache, options.rateLimitClock),
       authenticator,
     });

@@ -2,7 +2,7 @@
  * Every JetStream name Herald uses, made here and nowhere else (DESIGN.md §3), so the
  * stream-per-EventType decision can move without touching the deployables.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export const CONFIG_BUCKET = 'herald-config';
 export const LEDGER_BUCKET = 'herald-delivered';
@@ -75,12 +75,13 @@ export function parseConfigKey(
  * (CloudEvents: source+id is unique per event). Length-prefixed so no two triples collide.
  */
 export function messageIdFor(namespace: string, source: string, id: string): string {
-  const h = createHash('sha256');
-  for (const part of [namespace, source, id]) {
-    h.update(`${Buffer.byteLength(part)}:`);
-    h.update(part);
-  }
-  return h.digest('base64url');
+  // One-shot hash of the three length-prefixed parts (half the cost of a Hash object).
+  return hash(
+    'sha256',
+    `${Buffer.byteLength(namespace)}:${namespace}${Buffer.byteLength(source)}:${source}` +
+      `${Buffer.byteLength(id)}:${id}`,
+    'base64url',
+  );
 }
 
 /** Ledger key for a (subscription, event) pair; KV keys allow only [-/_=.a-zA-Z0-9]. */

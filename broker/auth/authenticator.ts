@@ -70,6 +70,7 @@ export class ProducerAuthenticator {
   readonly settings: AuthSettings;
   private readonly hmac: HmacVerifier;
   private readonly jwt: JwtVerifier;
+  private readonly apiKeyAttempts = new WeakMap<CompiledProducer, AuthAttempt>();
 
   constructor(private readonly options: ProducerAuthenticatorOptions) {
     const settings = { ...DEFAULT_AUTH_SETTINGS, ...options.settings };
@@ -98,10 +99,8 @@ export class ProducerAuthenticator {
    */
   start(credentials: ProducerCredentials): AuthAttempt {
     switch (credentials.kind) {
-      case CredentialKind.ApiKey: {
-        const producer = this.findByApiKey(credentials.apiKey);
-        return { method: credentials.kind, producer, complete: () => Promise.resolve(producer) };
-      }
+      case CredentialKind.ApiKey:
+        return this.apiKeyAttempt(this.findByApiKey(credentials.apiKey));
       case CredentialKind.Jwt: {
         const verified = this.jwt.begin(credentials.token);
         // The body may never come (the client leaves): no unhandled rejection then.
@@ -130,6 +129,17 @@ export class ProducerAuthenticator {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** The finished attempt of an API key, one per producer (they hold no request state). */
+  private apiKeyAttempt(producer: CompiledProducer): AuthAttempt {
+    let attempt = this.apiKeyAttempts.get(producer);
+    if (attempt === undefined) {
+      const authenticated = Promise.resolve(producer);
+      attempt = { method: CredentialKind.ApiKey, producer, complete: () => authenticated };
+      this.apiKeyAttempts.set(producer, attempt);
+    }
+    return attempt;
   }
 
   /**

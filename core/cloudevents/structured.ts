@@ -3,8 +3,8 @@
  * (application/cloudevents-batch+json). The structured text written here is also Herald's
  * storage format in JetStream, so encode → decode round-trips exactly.
  */
-import { assertJsonDepth } from './json-depth.js';
-import { isUtf8 } from 'node:buffer';
+import { MAX_JSON_DEPTH, assertJsonDepth } from './json-depth.js';
+import { isAscii, isUtf8 } from 'node:buffer';
 import {
   checkAttribute,
   checkRequiredAttributes,
@@ -17,10 +17,13 @@ import { isBase64 } from './value-formats.js';
 
 /** Bytes to string, refusing invalid UTF-8 (RFC 8259 §8.1) instead of substituting U+FFFD. */
 export function decodeUtf8Body(body: Uint8Array, what: string): string {
-  if (!isUtf8(body)) {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  // ASCII (most JSON) is read as latin1: the same string, without a UTF-8 decoder.
+  if (isAscii(bytes)) return bytes.toString('latin1');
+  if (!isUtf8(bytes)) {
     throw new CodecError(CodecErrorCode.Malformed, `${what} is not valid UTF-8`);
   }
-  return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  return bytes.toString('utf8');
 }
 
 /** Parses JSON; a failure is a client error whose message does not echo the body back. */
@@ -50,6 +53,18 @@ function isJsonWhitespace(code: number): boolean {
 const DATA_KEY = '"data"';
 
 /**
+ * text.indexOf('"data"', from), searching for `data"` and checking the quote before it: the
+ * engine's search starts from the pattern's first character, and `"` is the commonest one in
+ * JSON (twice as slow on a 1 KiB event).
+ */
+function findDataKey(text: string, from: number): number {
+  for (let at = text.indexOf('data"', from + 1); at !== -1; at = text.indexOf('data"', at + 1)) {
+    if (text.charCodeAt(at - 1) === 0x22 /* " */) return at - 1;
+  }
+  return -1;
+}
+
+/**
  * When `"data"` is the last member (as Herald writes it, and as most producers do), parses the
  * attributes and the data separately — together one parse of the body — so the exact JSON text
  * of `data` is kept without re-stringifying. Returns undefined when the shape does not fit; the
@@ -64,9 +79,9 @@ function splitTrailingData(
   text: string,
 ):
   { head: Record<string, unknown>; headText: string; data: unknown; dataText: string } | undefined {
-  let key = text.indexOf(DATA_KEY);
+  let key = findDataKey(text, 0);
   let start = 0;
-  for (; key !== -1; key = text.indexOf(DATA_KEY, key + 1)) {
+  for (; key !== -1; key = findDataKey(text, key + 1)) {
     start = key + DATA_KEY.length;
     while (isJsonWhitespace(text.charCodeAt(start))) start++;
     if (text.charCodeAt(start) === 0x3a /* : */) break; // else a string value, not a key
@@ -170,27 +185,46 @@ export function decodeEventObject(
   }
   const members = object as Record<string, unknown>;
   checkSpecVersion(members.specversion ?? undefined, path);
-  const attributes: Record<string, string | number | boolean> = {};
   let data: DataMember | undefined;
   let base64: unknown;
   let hasNumber = false;
+  // Members that are all attributes (the usual case) are used as they are; else copied.
+  let onlyAttributes = true;
   for (const name of Object.keys(members)) {
     const value = members[name];
     if (name === 'data') {
       data = { value };
+      onlyAttributes = false;
     } else if (name === 'data_base64') {
       base64 = value ?? undefined;
+      onlyAttributes = false;
     } else if (value !== null) {
-      // JSON format §2.2: null means the attribute is absent.
       checkAttribute(name, value, path);
-      attributes[name] = value as string | number | boolean;
       if (typeof value === 'number') hasNumber = true;
+    } else {
+      onlyAttributes = false; // JSON format §2.2: null means the attribute is absent.
     }
   }
+  const attributes = onlyAttributes
+    ? (members as Record<string, string | number | boolean>)
+    : copyAttributes(members);
   checkRequiredAttributes(attributes, path);
   if (hasNumber) checkIntegerForms(attributes, path, source);
   if (trailingData !== undefined) data = trailingData;
   return { attributes, data: decodeDataMember(attributes, data, base64, path) };
+}
+
+function copyAttributes(
+  members: Record<string, unknown>,
+): Record<string, string | number | boolean> {
+  const attributes: Record<string, string | number | boolean> = {};
+  for (const name of Object.keys(members)) {
+    const value = members[name];
+    if (name !== 'data' && name !== 'data_base64' && value !== null) {
+      attributes[name] = value as string | number | boolean;
+    }
+  }
+  return attributes;
 }
 
 /**
@@ -280,17 +314,121 @@ export function decodeStructured(body: Uint8Array | string): CloudEvent {
 /** Decodes a JSON batch (application/cloudevents-batch+json); `[]` is a valid, empty batch. */
 export function decodeBatch(body: Uint8Array | string): CloudEvent[] {
   const text = typeof body === 'string' ? body : decodeUtf8Body(body, 'body');
+  const elements = splitBatchElements(text);
+  const events = elements === undefined ? undefined : decodeBatchElements(elements);
+  if (events !== undefined) return events;
+  // Anything unusual takes the plain path, which says what is wrong.
   assertJsonDepth(text, 'the batch');
   const parsed = parseJsonBody(text, 'body');
   if (!Array.isArray(parsed)) {
     throw new CodecError(CodecErrorCode.Malformed, 'a batch must be a JSON array of events');
   }
-  const events = new Array<CloudEvent>(parsed.length);
+  const decoded = new Array<CloudEvent>(parsed.length);
   // Elements before i were objects (or decoding stopped), so the i-th object at depth 2 is event i.
   const source: IntegerFormSource = { text, depth: 2, index: 0 };
   for (let i = 0; i < parsed.length; i++) {
     source.index = i;
-    events[i] = decodeEventObject(parsed[i], `[${i}].`, source);
+    decoded[i] = decodeEventObject(parsed[i], `[${i}].`, source);
+  }
+  return decoded;
+}
+
+/**
+ * The text of each element of a batch, found in one pass that also measures the nesting
+ * depth (so it replaces assertJsonDepth's scan: a batch of 100 events always has more than
+ * MAX_JSON_DEPTH brackets). Undefined when the text is not a plain `[ … ]` (the plain path
+ * then reports what is wrong); throws when it nests too deep.
+ */
+function splitBatchElements(text: string): string[] | undefined {
+  const n = text.length;
+  let i = 0;
+  while (i < n && isJsonWhitespace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== 0x5b /* [ */) return undefined;
+  // Positions of the opening bracket, each top-level comma, and the closing bracket.
+  const cuts: number[] = [];
+  let end = -1;
+  let depth = 0;
+  let deepest = 0;
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i = findStringEnd(text, i);
+    } else if (c === 0x7b || c === 0x5b) {
+      if (depth === 0) cuts.push(i);
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 0x7d || c === 0x5d) {
+      if (depth === 1 && end === -1) {
+        if (c !== 0x5d) return undefined;
+        end = i;
+        cuts.push(i);
+      }
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      cuts.push(i);
+    }
+  }
+  if (deepest > MAX_JSON_DEPTH) assertJsonDepth(text, 'the batch'); // throws
+  if (end === -1 || cuts.length < 2 || cuts[cuts.length - 1] !== end) return undefined;
+  for (let j = end + 1; j < n; j++) if (!isJsonWhitespace(text.charCodeAt(j))) return undefined;
+  const elements: string[] = [];
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    let from = (cuts[k] as number) + 1;
+    let to = cuts[k + 1] as number;
+    while (from < to && isJsonWhitespace(text.charCodeAt(from))) from++;
+    while (to > from && isJsonWhitespace(text.charCodeAt(to - 1))) to--;
+    if (from === to) {
+      if (cuts.length === 2) return elements; // `[ ]`
+      return undefined; // an empty element: not JSON
+    }
+    elements.push(text.slice(from, to));
+  }
+  return elements;
+}
+
+/**
+ * The index of the quote closing the string opened at `open`, or the text's length when it
+ * is not closed: what skipping character by character with `\` taking the next one finds,
+ * with the engine's indexOf doing the walking (a third faster on a batch).
+ */
+function findStringEnd(text: string, open: number): number {
+  let close = text.indexOf('"', open + 1);
+  while (close !== -1) {
+    let backslash = close - 1;
+    while (text.charCodeAt(backslash) === 0x5c /* \ */) backslash--;
+    if ((close - 1 - backslash) % 2 === 0) return close; // not escaped
+    close = text.indexOf('"', close + 1);
+  }
+  return text.length;
+}
+
+/**
+ * Decodes batch elements like single events (attributes and data parsed apart, the data's
+ * text kept when it is an object or an array, where re-stringifying it would cost). Every
+ * element is parsed before any is decoded, so invalid JSON anywhere is reported as such
+ * (by the plain path: undefined here) before an invalid attribute is.
+ */
+function decodeBatchElements(elements: string[]): CloudEvent[] | undefined {
+  const parsed = new Array<{ object: unknown; text: string; data?: DataMember }>(elements.length);
+  for (let i = 0; i < elements.length; i++) {
+    const element = elements[i] as string;
+    const split = splitTrailingData(element);
+    if (split !== undefined) {
+      const first = split.dataText.charCodeAt(0);
+      const data: DataMember =
+        first === 0x7b || first === 0x5b
+          ? { value: split.data, text: split.dataText }
+          : { value: split.data };
+      parsed[i] = { object: split.head, text: split.headText, data };
+    } else {
+      const object = tryParseJson(element);
+      if (object === NOT_PARSED) return undefined;
+      parsed[i] = { object, text: element };
+    }
+  }
+  const events = new Array<CloudEvent>(elements.length);
+  for (let i = 0; i < parsed.length; i++) {
+    const { object, text, data } = parsed[i] as (typeof parsed)[number];
+    events[i] = decodeEventObject(object, `[${i}].`, { text, depth: 1, index: 0 }, data);
   }
   return events;
 }

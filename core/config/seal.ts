@@ -2,7 +2,7 @@
  * Sealing of secret material in the config bucket: AES-256-GCM with the installation's
  * 32-byte config key. A reader without the key sees only ciphertext.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, randomBytes } from 'node:crypto';
 import { ErrorCode, HeraldError } from '../errors.js';
 import type { SealedSecret } from './model.js';
 
@@ -69,5 +69,6 @@ export function unsealSecret(key: Buffer, sealed: SealedSecret): string {
 
 /** How API keys are stored and compared: sha256, hex. Keys are high-entropy, so a fast hash suffices. */
 export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
+  // One-shot: the broker hashes the key of every request.
+  return hash('sha256', apiKey, 'hex');
 }

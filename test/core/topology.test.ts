@@ -39,4 +39,16 @@ describe('topology', () => {
     assert.notEqual(a, messageIdFor('other', 'https://a/b', 'c'));
     assert.match(ledgerKeyFor('shop', 'sub', a), /^[-_=.a-zA-Z0-9]+$/);
   });
+
+  it('keeps the message ids already stored (dedup across versions): fixed values', () => {
+    // sha256 over "4:shop11:https://a/b1:c" (byte lengths), base64url.
+    assert.equal(
+      messageIdFor('shop', 'https://a/b', 'c'),
+      '_BlU3zYHq1j-0I0q0IgRrPAfpVuiwp5NOg2Jvl2VR7s',
+    );
+    assert.equal(
+      messageIdFor('shop', '/größe', 'ü-1'),
+      'iqrpse4VfQjkdbnb8R4d2jGTFzve3DMnPPBzo8rRfYk',
+    );
+  });
 });
