@@ -9,9 +9,10 @@
  * or crashed between the last POST and the dead letter, or HERALD_DLQ refused it — so such an
  * event still reaches the dead-letter stream instead of being stranded in its consumer.
  *
- * Pipeline per message — later issues slot in where marked: decode → filter → ledger check (a
- * hit is acked without a POST) → deliver → decide → settle (a 2xx is recorded in the ledger,
- * then acked: ledger.ts) → (attempts log).
+ * Pipeline per message: decode → filter → ledger check (a hit is acked without a POST) →
+ * hooks.beforeAttempt (rate limit, sink verification) → deliver → decide → hooks.afterAttempt
+ * (health, attempts log) → settle (a 2xx is recorded in the ledger, then acked: ledger.ts; a
+ * 410 pauses the subscription: the loop stops and gives its messages back).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -28,19 +29,22 @@ import type { CompiledConsumer } from '../core/config/model.js';
 import { ErrorCode, HeraldError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { messageIdFor } from '../core/topology.js';
-import { publishDeadLetter, type DeadLetterDetails } from './dead-letter.js';
+import { attemptDelivery, keepMessageWhileRunning } from './attempt.js';
+import type { DeadLetterDetails } from './dead-letter.js';
+import { FALLBACK_NAK_MS, settleWithDeadLetter } from './dead-letter-settle.js';
+import { notifyHooks, waitBeforeAttempt, type DeliveryHooks } from './delivery-hooks.js';
 import { webhookIdFor, type SinkClients } from './deliver.js';
 import type { DeliveryLedger, LedgerCall } from './ledger.js';
 import { DeliveryOutcome, SkipReason, type DispatcherMetrics } from './metrics.js';
 import type { PreparedSubscription } from './prepare.js';
 import {
-  AttemptFailure,
   DeadLetterCode,
   decideNextStep,
   statusClassOf,
   type AttemptResult,
   type NextStep,
 } from './retry.js';
+import { Slots } from './slots.js';
 
 export interface ConsumeLoopOptions {
   js: JetStreamClient;
@@ -50,6 +54,8 @@ export interface ConsumeLoopOptions {
   metrics: DispatcherMetrics;
   /** Checked before each POST, written after each 2xx (ledger.ts); absent, at-least-once. */
   ledger?: DeliveryLedger;
+  /** Around each attempt: rate limits, sink verification, health, attempts log. */
+  hooks?: readonly DeliveryHooks[];
   logger: Logger;
   /** Jitter source; tests pin it. */
   random?: () => number;
@@ -67,24 +73,12 @@ export interface ConsumeLoop {
   update(subscription: PreparedSubscription): void;
   /** Stops pulling; in-flight deliveries finish, buffered ones are nak'd for redelivery. */
   stop(): Promise<void>;
+  /** Set once the sink asked to stop (410): the loop stopped itself; why. */
+  readonly pausedReason: string | undefined;
 }
 
 /** While the operator has not created the consumer yet: retry, from 250 ms up to 15 s apart. */
 const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 15_000 } as const;
-/**
- * Tries at publishing one dead letter before giving the event back to JetStream (nak), on a
- * delivery that is not the last one: JetStream redelivers it, and past maxAttempts that
- * redelivery only dead-letters.
- */
-const DEAD_LETTER_TRIES = 3;
-/**
- * On the spare (last) delivery nothing comes after, so the dead-letter publish is retried until
- * it succeeds or the loop stops: from 500 ms doubling up to 15 s apart (and at most half the
- * consumer's ack_wait), with an in-progress ack around every wait to keep the message.
- */
-const LAST_DELIVERY_DEAD_LETTER_BACKOFF = { initialMs: 500, maxMs: 15_000 } as const;
-/** nak delay when the dead-letter stream is unavailable or something unexpected failed. */
-const FALLBACK_NAK_MS = 5_000;
 /** `status_class` of a dead letter that made no attempt (the spare delivery). */
 const NO_ATTEMPT_STATUS_CLASS = 'none';
 
@@ -111,6 +105,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
   private messages: ConsumerMessages | undefined;
   private ackWaitMs: number | undefined;
   private stopping = false;
+  private paused: string | undefined;
   private stopped: Promise<void> | undefined;
   private readonly running: Promise<void>;
 
@@ -128,6 +123,32 @@ class ConsumeLoopRunner implements ConsumeLoop {
 
   update(subscription: PreparedSubscription): void {
     this.sub = subscription;
+  }
+
+  get pausedReason(): string | undefined {
+    return this.paused;
+  }
+
+  private get hooks(): readonly DeliveryHooks[] {
+    return this.o.hooks ?? [];
+  }
+
+  /**
+   * Stops pulling after a 410, from inside a delivery (so without awaiting the run); messages
+   * pulled but not started go back as on stop(). Only the first pause is reported.
+   */
+  private pause(sub: PreparedSubscription, reason: string): void {
+    if (this.paused !== undefined || this.stopping) return;
+    this.paused = reason;
+    this.stopping = true;
+    this.stopSignal.abort();
+    void this.messages?.close().catch(() => undefined);
+    this.log.warn({ reason }, 'the sink asked to stop; subscription paused');
+    notifyHooks(
+      this.hooks,
+      (h) => h.pauseRequested?.(sub, reason),
+      (err) => this.log.error({ err }, 'pause hook failed'),
+    );
   }
 
   stop(): Promise<void> {
@@ -293,39 +314,65 @@ class ConsumeLoopRunner implements ConsumeLoop {
       return;
     }
 
+    if (this.hooks.length > 0 && !(await this.waitForTurn(msg, sub))) return;
+
     const webhookId = webhookIdFor(namespace, name, messageId);
-    const stopKeepAlive = this.keepAlive(msg, sub);
+    const stopKeepAlive = keepMessageWhileRunning(msg, this.ackWaitMs, sub.target.timeoutMs);
     try {
-      const result = await this.attemptDelivery(sub, event, webhookId);
+      const { result, startedAt, latencyMs } = await attemptDelivery(
+        this.o.sinks,
+        this.o.metrics,
+        sub,
+        event,
+        webhookId,
+      );
       const step = decideNextStep(result, attempt, sub.retry, {
         ...(this.o.random ? { random: this.o.random } : {}),
       });
+      if (this.hooks.length > 0) {
+        const record = {
+          subscription: sub,
+          event,
+          messageId,
+          webhookId,
+          stream: this.stream,
+          streamSequence: msg.seq,
+          attempt,
+          startedAt,
+          latencyMs,
+          result,
+          step,
+        };
+        notifyHooks(
+          this.hooks,
+          (h) => h.afterAttempt?.(record),
+          (err) => this.log.error({ err }, 'attempt hook failed'),
+        );
+      }
       await this.settle(msg, sub, event, messageId, attempt, result, step);
     } finally {
       stopKeepAlive();
     }
   }
 
-  private async attemptDelivery(
-    sub: PreparedSubscription,
-    event: CloudEvent,
-    webhookId: string,
-  ): Promise<AttemptResult> {
-    const { target } = sub;
-    let result: AttemptResult;
-    const started = performance.now();
+  /**
+   * Waits for the hooks to let this attempt go, holding the message with in-progress acks
+   * (a rate-limited wait can outlast ack_wait). False when the loop stopped meanwhile: the
+   * message was given back.
+   */
+  private async waitForTurn(msg: JsMsg, sub: PreparedSubscription): Promise<boolean> {
+    const everyMs = Math.max(500, Math.floor((this.ackWaitMs ?? 30_000) / 2));
+    const timer = setInterval(() => msg.working(), everyMs);
     try {
-      const request = target.buildRequest(event, webhookId, Math.floor(Date.now() / 1000));
-      result = await this.o.sinks.send(request, target.timeoutMs);
+      await waitBeforeAttempt(this.hooks, sub, this.stopSignal.signal);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      result = { kind: 'failure', failure: AttemptFailure.Internal, message };
+      if (!this.stopSignal.signal.aborted) throw err;
+    } finally {
+      clearInterval(timer);
     }
-    this.o.metrics.deliveryDuration.observe(
-      { namespace: sub.namespace, subscription: sub.name, status_class: statusClassOf(result) },
-      (performance.now() - started) / 1000,
-    );
-    return result;
+    if (!this.stopSignal.signal.aborted) return true;
+    msg.nak();
+    return false;
   }
 
   private async settle(
@@ -366,6 +413,12 @@ class ConsumeLoopRunner implements ConsumeLoop {
           'delivery attempt failed; retrying',
         );
         return;
+      case 'pause':
+        // The event is kept: it comes back when the subscription resumes.
+        msg.nak();
+        this.count(sub, DeliveryOutcome.Paused, statusClass);
+        this.pause(sub, step.reason);
+        return;
       case 'dead_letter': {
         const details: DeadLetterDetails = {
           code: step.code,
@@ -400,13 +453,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
     });
   }
 
-  /**
-   * Publishes the dead letter, then terminates the message. When HERALD_DLQ refuses it: on a
-   * delivery that is not the last, a few quick tries and then nak (JetStream redelivers it; a
-   * redelivery past maxAttempts only dead-letters); on the spare delivery, nothing would come
-   * back after a nak, so it keeps trying — with in-progress acks holding the message — until
-   * the publish succeeds or the loop stops.
-   */
+  /** Dead-letters the message (dead-letter-settle.ts) and counts it once it is stored. */
   private async deadLetter(
     msg: JsMsg,
     sub: PreparedSubscription,
@@ -416,95 +463,17 @@ class ConsumeLoopRunner implements ConsumeLoop {
     context: Record<string, unknown>,
     statusClass: string,
   ): Promise<void> {
-    const lastDelivery = msg.info.deliveryCount > sub.retry.maxAttempts;
-    const producer = msg.headers?.get('Herald-Producer');
-    const source = {
-      namespace: sub.namespace,
-      subscription: sub.name,
-      stream: msg.info.stream,
-      streamSequence: msg.seq,
-      messageId,
-      ...(producer ? { producer } : {}),
-    };
     const where = { ...context, stream: msg.info.stream, code: details.code };
-    let waitMs: number = LAST_DELIVERY_DEAD_LETTER_BACKOFF.initialMs;
-    for (let tryNo = 1; ; tryNo++) {
-      try {
-        await publishDeadLetter(this.o.js, source, event, details);
-        break;
-      } catch (err) {
-        if (!lastDelivery) {
-          if (tryNo >= DEAD_LETTER_TRIES) {
-            this.log.error(
-              { ...where, err },
-              'cannot publish the dead letter; giving the event back to JetStream',
-            );
-            msg.nak(FALLBACK_NAK_MS);
-            return;
-          }
-          await sleep(500 * tryNo, undefined, { signal: this.stopSignal.signal }).catch(() => {});
-          continue;
-        }
-        if (this.stopping) {
-          // Nothing redelivers it now: it stays in its stream at this sequence, unacknowledged.
-          this.log.error(
-            { ...where, err, tries: tryNo },
-            'stopping while the dead letter cannot be published on the last delivery; the event stays in its stream',
-          );
-          return;
-        }
-        if (tryNo === 1 || tryNo % 10 === 0) {
-          this.log.error(
-            { ...where, err, tries: tryNo, retryInMs: waitMs },
-            'cannot publish the dead letter on the last delivery; retrying until it succeeds',
-          );
-        }
-        msg.working();
-        await sleep(waitMs, undefined, { signal: this.stopSignal.signal }).catch(() => {});
-        msg.working();
-        const halfAckWaitMs = this.ackWaitMs ? Math.floor(this.ackWaitMs / 2) : Infinity;
-        waitMs = Math.min(waitMs * 2, LAST_DELIVERY_DEAD_LETTER_BACKOFF.maxMs, halfAckWaitMs);
-      }
-    }
-    msg.term();
+    const ctx = {
+      js: this.o.js,
+      log: this.log,
+      signal: this.stopSignal.signal,
+      isStopping: () => this.stopping,
+      ackWaitMs: this.ackWaitMs,
+    };
+    const outcome = await settleWithDeadLetter(ctx, msg, sub, event, messageId, details, where);
+    if (outcome !== 'terminated') return;
     this.count(sub, DeliveryOutcome.DeadLettered, statusClass);
     this.log.warn({ ...where, reason: details.reason }, 'event dead-lettered');
-  }
-
-  /**
-   * Sends in-progress acks while a request (and its settlement) runs, when it could outlive
-   * half the consumer's ack_wait; otherwise JetStream would redeliver mid-request. ack_wait is
-   * read when the loop attaches to its consumer; a timeout changed in place (update()) makes
-   * the operator raise or lower ack_wait with it (always above the timeout), and either way the
-   * cached value errs on the side of more in-progress acks, never fewer than needed.
-   */
-  private keepAlive(msg: JsMsg, sub: PreparedSubscription): () => void {
-    const ackWaitMs = this.ackWaitMs;
-    if (!ackWaitMs) return () => {};
-    const everyMs = Math.max(500, Math.floor(ackWaitMs / 2));
-    if (sub.target.timeoutMs < everyMs) return () => {};
-    const timer = setInterval(() => msg.working(), everyMs);
-    return () => clearInterval(timer);
-  }
-}
-
-/** A counting semaphore: bounds deliveries in flight without spawning a task per message. */
-class Slots {
-  private free: number;
-  private readonly waiters: (() => void)[] = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next();
-    else this.free++;
   }
 }

@@ -8,6 +8,8 @@ export const DeliveryOutcome = {
   Delivered: 'delivered',
   Retried: 'retried',
   DeadLettered: 'dead_lettered',
+  /** 410 Gone: the event is kept and the subscription paused. */
+  Paused: 'paused',
 } as const;
 export type DeliveryOutcome = (typeof DeliveryOutcome)[keyof typeof DeliveryOutcome];
 

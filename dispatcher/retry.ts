@@ -35,7 +35,10 @@ export type AttemptFailure = (typeof AttemptFailure)[keyof typeof AttemptFailure
 export const DeadLetterCode = {
   /** A 4xx that retrying cannot fix. */
   Rejected: 'rejected',
-  /** 410: the sink is gone for good (pausing the subscription comes with status feedback). */
+  /**
+   * 410 on a delivery that cannot pause (e.g. to a dead-letter sink); a subscription's own sink
+   * answering 410 pauses the subscription instead (decideNextStep).
+   */
   Gone: 'gone',
   /** 3xx: redirects are never followed (the Location could point anywhere). */
   Redirect: 'redirect_not_followed',
@@ -111,7 +114,9 @@ export function computeRetryDelay(
 export type NextStep =
   | { action: 'ack' }
   | { action: 'nak'; delayMs: number; reason: string }
-  | { action: 'dead_letter'; code: DeadLetterCode; reason: string };
+  | { action: 'dead_letter'; code: DeadLetterCode; reason: string }
+  /** 410 Gone: keep the event (nak) and pause the subscription until someone resumes it. */
+  | { action: 'pause'; reason: string };
 
 /**
  * Combines the classification with the attempt count: a retryable failure on the last attempt
@@ -122,11 +127,14 @@ export function decideNextStep(
   result: AttemptResult,
   attempt: number,
   policy: RetryPolicy,
-  options: { nowMs?: number; random?: () => number } = {},
+  options: { nowMs?: number; random?: () => number; pauseOnGone?: boolean } = {},
 ): NextStep {
   const c = classifyAttempt(result);
   if (c.verdict === 'delivered') return { action: 'ack' };
   const reason = describeAttempt(result);
+  if (c.verdict === 'fatal' && c.code === DeadLetterCode.Gone && options.pauseOnGone !== false) {
+    return { action: 'pause', reason: `${reason} (Gone): the sink asked for no more deliveries` };
+  }
   if (c.verdict === 'fatal') return { action: 'dead_letter', code: c.code, reason };
   if (attempt >= policy.maxAttempts) {
     return {

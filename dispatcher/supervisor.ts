@@ -15,6 +15,7 @@ import type { ConfigCache } from '../core/config/kv.js';
 import type { CompiledSubscription } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
 import { startConsumeLoop, type ConsumeLoop } from './consume-loop.js';
+import { notifyHooks, type DeliveryHooks } from './delivery-hooks.js';
 import type { SinkClients } from './deliver.js';
 import type { DeliveryLedger } from './ledger.js';
 import type { DispatcherMetrics } from './metrics.js';
@@ -28,6 +29,8 @@ export interface SupervisorOptions {
   metrics: DispatcherMetrics;
   /** The delivery ledger (startDispatcher always passes one); absent, delivery is at-least-once. */
   ledger?: DeliveryLedger;
+  /** Around each attempt (delivery-hooks.ts); told when a subscription's loops stop. */
+  hooks?: readonly DeliveryHooks[];
   logger: Logger;
   userAgent: string;
   random?: () => number;
@@ -159,6 +162,7 @@ export class SubscriptionSupervisor {
         sinks: this.o.sinks,
         metrics: this.o.metrics,
         ...(this.o.ledger ? { ledger: this.o.ledger } : {}),
+        ...(this.o.hooks ? { hooks: this.o.hooks } : {}),
         logger: log,
         ...(this.o.random ? { random: this.o.random } : {}),
       }),
@@ -176,6 +180,13 @@ export class SubscriptionSupervisor {
     await Promise.all(current.loops.map((l) => l.stop()));
     this.running.delete(id);
     if (current.loops.length > 0) log.info(msg);
+    const [namespace = '', name = ''] = id.split('/');
+    const removed = !this.o.cache.findSubscription(namespace, name);
+    notifyHooks(
+      this.o.hooks ?? [],
+      (h) => h.subscriptionStopped?.(id, removed),
+      (err) => log.error({ err }, 'stop hook failed'),
+    );
   }
 
   /** Closes the connection pools of sink origins no running subscription delivers to. */

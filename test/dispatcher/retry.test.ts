@@ -194,6 +194,17 @@ describe('retry policy', () => {
       );
       assert.equal(step.action === 'dead_letter' && step.code, DeadLetterCode.AttemptsExhausted);
     });
+    it('pauses on 410 Gone, keeping the event, even on the last attempt', () => {
+      for (const attempt of [1, 8]) {
+        const step = decideNextStep(response(410), attempt, policy, half);
+        assert.equal(step.action, 'pause');
+        assert.match(step.action === 'pause' ? step.reason : '', /HTTP 410/);
+      }
+    });
+    it('dead-letters a 410 as gone where pausing is not possible', () => {
+      const step = decideNextStep(response(410), 1, policy, { ...half, pauseOnGone: false });
+      assert.equal(step.action === 'dead_letter' && step.code, DeadLetterCode.Gone);
+    });
     it('dead-letters a 400 on the first attempt', () => {
       const step = decideNextStep(response(400), 1, policy, half);
       assert.deepEqual(step, {
