@@ -82,6 +82,16 @@ export const FLAGS = {
     type: 'boolean',
     help: 'serve /eventtypes and /asyncapi.json without credentials, listing every type',
   },
+  subscription: {
+    type: 'string',
+    help: 'the Subscription, as NAMESPACE/NAME',
+  },
+  since: {
+    type: 'string',
+    help: 'only records at or after this time: RFC 3339, or a duration ago like 15m, 2h',
+  },
+  limit: { type: 'string', default: '100', help: 'at most this many records' },
+  json: { type: 'boolean', help: 'print one JSON object per line instead of a table' },
   help: { type: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -92,6 +102,8 @@ export interface CommandSpec {
   flags: readonly FlagName[];
   /** Per-command defaults that differ from the table (e.g. `run` allows private sinks). */
   defaults?: Partial<Record<FlagName, string | boolean>>;
+  /** Positional arguments it takes, for usage lines (e.g. `list|redrive`); none when absent. */
+  positionals?: string;
 }
 
 export type FlagValues = Partial<Record<FlagName, string | boolean>>;
@@ -104,12 +116,26 @@ export function parseCommandFlags(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): FlagValues {
+  return parseCommandArgs(command, argv, env).values;
+}
+
+/** parseCommandFlags plus the positional arguments (refused unless the command takes some). */
+export function parseCommandArgs(
+  command: CommandSpec,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { values: FlagValues; positionals: string[] } {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const name of command.flags) options[name] = { type: FLAGS[name].type };
   options.help = { type: 'boolean' };
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: argv,
+      options,
+      strict: true,
+      allowPositionals: command.positionals !== undefined,
+    });
   } catch (cause) {
     throw new HeraldError(ErrorCode.Usage, (cause as Error).message, { cause });
   }
@@ -126,7 +152,7 @@ export function parseCommandFlags(
       if (fallback !== undefined) values[name] = fallback;
     }
   }
-  return values;
+  return { values, positionals: parsed.positionals };
 }
 
 export function readPort(values: FlagValues, name: FlagName): number {
@@ -171,7 +197,8 @@ export function readList(values: FlagValues, name: FlagName): string[] {
 }
 
 export function formatCommandHelp(name: string, command: CommandSpec): string {
-  const lines = [`Usage: herald ${name} [flags]`, '', command.summary, '', 'Flags:'];
+  const usage = `Usage: herald ${name}${command.positionals ? ` ${command.positionals}` : ''} [flags]`;
+  const lines = [usage, '', command.summary, '', 'Flags:'];
   for (const flag of [...command.flags, 'help' as const]) {
     const spec: FlagSpec = FLAGS[flag];
     const def = command.defaults?.[flag] ?? spec.default;

@@ -13,7 +13,7 @@ import { loadConfigKey } from './config-key.js';
 import { startDemoSink } from './demo-sink.js';
 import {
   formatCommandHelp,
-  parseCommandFlags,
+  parseCommandArgs,
   readByteSize,
   readList,
   readPort,
@@ -117,9 +117,18 @@ function onShutdown(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
-async function startCommand(name: CommandName, values: FlagValues): Promise<() => Promise<void>> {
+/**
+ * Starts a long-running part and returns its stopper, or runs a one-shot command (`dlq`,
+ * `attempts`, …) to completion and returns its exit code.
+ */
+async function startCommand(
+  name: CommandName,
+  values: FlagValues,
+  positionals: string[],
+): Promise<(() => Promise<void>) | number> {
   const level = typeof values['log-level'] === 'string' ? values['log-level'] : 'info';
   const env = process.env;
+  void positionals; // read by the one-shot commands that take some
   switch (name) {
     case 'run': {
       const running = await runHerald({
@@ -210,8 +219,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command: CommandSpec = COMMANDS[name as CommandName];
   let values: FlagValues;
+  let positionals: string[];
   try {
-    values = parseCommandFlags(command, rest, process.env);
+    ({ values, positionals } = parseCommandArgs(command, rest, process.env));
   } catch (err) {
     console.error(
       `herald ${name}: ${(err as Error).message}\n\n${formatCommandHelp(name, command)}`,
@@ -223,8 +233,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const stop = await startCommand(name as CommandName, values);
-    onShutdown(stop);
+    const started = await startCommand(name as CommandName, values, positionals);
+    if (typeof started === 'number') return started;
+    onShutdown(started);
     return -1; // keep running
   } catch (err) {
     console.error(`herald ${name}: ${isHeraldError(err) ? err.message : (err as Error).message}`);
