@@ -396,22 +396,26 @@ export class IngestPipeline {
     accepted.length = 0;
     const results = await stored;
     const receipts: Receipt[] = [];
-    const storedEvents: (Receipt & { index: number })[] = [];
-    const failed: number[] = [];
     let firstError: ProblemError | undefined;
-    results.forEach((result, index) => {
+    for (let index = 0; index < results.length; index++) {
+      const result = results[index] as Receipt | ProblemError;
       const et = types[index] as CompiledEventType;
       if (result instanceof ProblemError) {
         this.recordFailure(producer, et, result);
-        failed.push(index);
         firstError ??= result;
       } else {
         receipts.push(result);
-        storedEvents.push({ index, ...result });
         this.recordReceipt(producer, et, result);
       }
-    });
+    }
     if (firstError !== undefined) {
+      // Which events were stored and which not: only a failure's answer lists them.
+      const storedEvents: (Receipt & { index: number })[] = [];
+      const failed: number[] = [];
+      results.forEach((result, index) => {
+        if (result instanceof ProblemError) failed.push(index);
+        else storedEvents.push({ index, ...result });
+      });
       throw new ProblemError(
         firstError.kind,
         `${storedEvents.length} of ${total} events were stored; ${firstError.problem.detail}`,

@@ -34,22 +34,39 @@ const MSG_ID_HEADER = 'Nats-Msg-Id';
 /**
  * Headers for many publishes: fixed ones set once, `Nats-Msg-Id` replaced per publish. nats.js
  * encodes headers as the publish is made, so one object can serve every publish in turn. Its
- * `set` re-validates and re-canonicalizes the key on each call and `encode` allocates through
- * a TextEncoder; this one replaces the id's value directly (the key is canonical already) and
- * encodes through node's Buffer pool — a few tenths of a µs of every stored event.
+ * `set` re-validates and re-canonicalizes the key on each call and `encode` rebuilds the whole
+ * text and allocates through a TextEncoder; this one replaces the id's value directly (the key
+ * is canonical already) and encodes the fixed part's text, made once, plus the id line through
+ * node's Buffer pool — the same bytes, a few tenths of a µs of every stored event.
  */
 export class PublishHeaders extends MsgHdrsImpl {
+  /**
+   * toString() up to the id line: `NATS/1.0` and the fixed headers, as nats.js writes them;
+   * undefined when the fixed headers hold an id themselves (then toString() is used).
+   */
+  private readonly fixedText: string | undefined;
+  private id: string | undefined;
+
   constructor(fixed: Record<string, string>) {
     super();
     for (const [name, value] of Object.entries(fixed)) this.set(name, value);
+    const text = super.toString();
+    if (text === '') this.fixedText = 'NATS/1.0';
+    else if (!this.has(MSG_ID_HEADER)) this.fixedText = text.slice(0, -4); // no blank line
   }
 
   setMessageId(id: string): void {
-    this.headers.set(MSG_ID_HEADER, [MsgHdrsImpl.validHeaderValue(id)]);
+    this.id = MsgHdrsImpl.validHeaderValue(id);
+    this.headers.set(MSG_ID_HEADER, [this.id]);
   }
 
   override encode(): Uint8Array {
-    return Buffer.from(this.toString());
+    // The id was added after the fixed headers, so its line comes last (Map order).
+    const text =
+      this.id === undefined || this.fixedText === undefined
+        ? this.toString()
+        : `${this.fixedText}\r\n${MSG_ID_HEADER}: ${this.id}\r\n\r\n`;
+    return Buffer.from(text);
   }
 }
 

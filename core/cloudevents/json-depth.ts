@@ -39,6 +39,11 @@ function measureJsonDepth(text: string): number {
   return deepest;
 }
 
+/** True when JSON text nests deeper than `limit` levels. Most texts skip the exact scan. */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  return hasMoreOpenersThan(text, limit) && measureJsonDepth(text) > limit;
+}
+
 /** Refuses JSON nested deeper than MAX_JSON_DEPTH levels. Most bodies skip the exact scan. */
 export function assertJsonDepth(text: string, what: string, attribute?: string): void {
   if (!hasMoreOpenersThan(text, MAX_JSON_DEPTH)) return;

@@ -3,7 +3,7 @@
  * (application/cloudevents-batch+json). The structured text written here is also Herald's
  * storage format in JetStream, so encode → decode round-trips exactly.
  */
-import { MAX_JSON_DEPTH, assertJsonDepth } from './json-depth.js';
+import { MAX_JSON_DEPTH, assertJsonDepth, nestsDeeperThan } from './json-depth.js';
 import { isAscii, isUtf8 } from 'node:buffer';
 import {
   checkAttribute,
@@ -314,6 +314,9 @@ export function decodeStructured(body: Uint8Array | string): CloudEvent {
 /** Decodes a JSON batch (application/cloudevents-batch+json); `[]` is a valid, empty batch. */
 export function decodeBatch(body: Uint8Array | string): CloudEvent[] {
   const text = typeof body === 'string' ? body : decodeUtf8Body(body, 'body');
+  const guessed = findUniformBatchElements(text);
+  const fast = guessed === undefined ? undefined : decodeBatchElements(guessed);
+  if (fast !== undefined) return fast;
   const elements = splitBatchElements(text);
   const events = elements === undefined ? undefined : decodeBatchElements(elements);
   if (events !== undefined) return events;
@@ -331,6 +334,63 @@ export function decodeBatch(body: Uint8Array | string): CloudEvent[] {
     decoded[i] = decodeEventObject(parsed[i], `[${i}].`, source);
   }
   return decoded;
+}
+
+/**
+ * The text of each element of a batch whose events all open alike — `{` and the same first
+ * member name, as one serializer writes them — found by searching for that opening after each
+ * comma instead of scanning every character (the scan costs a third of what parsing the batch
+ * does). A guess, and checked: decodeBatchElements parses every element, and a text
+ * `[e1,…,en]` in which every eᵢ is a JSON value has no other reading (JSON's grammar is
+ * unambiguous), so when all parse the split is the true one; when one does not, or the shape
+ * does not fit (undefined here), splitBatchElements decides. Element nesting is checked here,
+ * as splitBatchElements' pass does it for the whole batch.
+ */
+function findUniformBatchElements(text: string): string[] | undefined {
+  const n = text.length;
+  let from = 0;
+  while (from < n && isJsonWhitespace(text.charCodeAt(from))) from++;
+  if (text.charCodeAt(from) !== 0x5b /* [ */) return undefined;
+  from++;
+  while (from < n && isJsonWhitespace(text.charCodeAt(from))) from++;
+  if (text.charCodeAt(from) !== 0x7b /* { */ || text.charCodeAt(from + 1) !== 0x22) {
+    return undefined;
+  }
+  const nameEnd = findStringEnd(text, from + 1);
+  if (text.charCodeAt(nameEnd + 1) !== 0x3a /* : */) return undefined;
+  const opening = text.slice(from, nameEnd + 2); // `{"name":`
+  let close = n - 1;
+  while (close > from && isJsonWhitespace(text.charCodeAt(close))) close--;
+  if (text.charCodeAt(close) !== 0x5d /* ] */) return undefined;
+  const elements: string[] = [];
+  let search = from + opening.length;
+  while (from < close) {
+    const next = text.indexOf(opening, search);
+    let comma = next - 1;
+    if (next !== -1 && next < close) {
+      while (isJsonWhitespace(text.charCodeAt(comma))) comma--;
+      // Not after a comma: the opening is inside this element (e.g. in its data).
+      if (text.charCodeAt(comma) !== 0x2c /* , */) {
+        search = next + 1;
+        continue;
+      }
+    } else {
+      comma = close; // the last element ends at `]`
+    }
+    let to = comma;
+    while (to > from && isJsonWhitespace(text.charCodeAt(to - 1))) to--;
+    const element = text.slice(from, to);
+    // An element nested past MAX_JSON_DEPTH - 1 takes the batch past MAX_JSON_DEPTH.
+    if (nestsDeeperThan(element, MAX_JSON_DEPTH - 1)) {
+      assertJsonDepth(text, 'the batch'); // throws when the guess was right
+      return undefined;
+    }
+    elements.push(element);
+    if (comma === close) return elements;
+    from = next;
+    search = next + opening.length;
+  }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 import {
   JetStreamPublisher,
   PublishHeaders,
@@ -51,6 +51,22 @@ describe('JetStreamPublisher', function () {
     assert.equal(stored?.header.get('Nats-Msg-Id'), 'id-1');
     assert.equal(stored?.header.get('Herald-Producer'), 'ns/p');
     assert.equal(publisher.inFlight, 0);
+  });
+
+  it('encodes headers to the bytes nats.js would write', () => {
+    const fixed = { 'Herald-Producer': 'ns/p', 'Content-Type': 'application/cloudevents+json' };
+    const headers = new PublishHeaders(fixed);
+    for (const id of ['a', 'second-id', 'b']) {
+      headers.setMessageId(id);
+      const reference = new MsgHdrsImpl();
+      for (const [name, value] of Object.entries(fixed)) reference.set(name, value);
+      reference.set('Nats-Msg-Id', id);
+      assert.deepEqual(Buffer.from(headers.encode()), Buffer.from(reference.encode()));
+      assert.equal(headers.toString(), reference.toString());
+    }
+    const onlyId = new PublishHeaders({});
+    onlyId.setMessageId('x');
+    assert.equal(Buffer.from(onlyId.encode()).toString(), 'NATS/1.0\r\nNats-Msg-Id: x\r\n\r\n');
   });
 
   it('reuses one headers object across publishes, each with its own id', async () => {
