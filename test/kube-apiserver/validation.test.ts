@@ -1,0 +1,195 @@
+/**
+ * Custom resources are validated against their CRD's openAPIV3Schema (and its CEL rules) as a
+ * real API server does: 422 Invalid, one cause per violation, each with its field path.
+ */
+import assert from 'node:assert/strict';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  GROUP,
+  VERSION,
+  expectStatus,
+  startFakeCluster,
+  type CustomObject,
+  type FakeCluster,
+} from './fixture.js';
+
+describe('kube-apiserver fake: schema validation from crds/', () => {
+  let cluster: FakeCluster;
+  const ns = 'shop';
+
+  before(async () => {
+    cluster = await startFakeCluster();
+    await cluster.createNamespace(ns);
+  });
+  after(() => cluster.close());
+
+  function create(
+    kind: string,
+    plural: string,
+    name: string,
+    spec: unknown,
+    fieldValidation?: string,
+  ) {
+    return cluster.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      namespace: ns,
+      plural,
+      fieldValidation,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind, metadata: { name }, spec },
+    }) as Promise<CustomObject>;
+  }
+
+  async function expectInvalid(call: Promise<unknown>): Promise<Map<string, string>> {
+    const status = await expectStatus(call, 422);
+    assert.equal(status.reason, 'Invalid');
+    return new Map((status.details?.causes ?? []).map((c) => [c.field ?? '', c.message]));
+  }
+
+  const sink = { uri: 'https://partner.example/hooks/orders' };
+
+  it('refuses a Subscription without a required field, naming the field', async () => {
+    const status = await expectStatus(
+      create('Subscription', 'subscriptions', 'no-sink', { eventTypes: ['a'] }),
+      422,
+    );
+    assert.equal(
+      status.message,
+      `Subscription.${GROUP} "no-sink" is invalid: spec.sink: Required value`,
+    );
+    assert.deepEqual(status.details?.causes, [
+      { reason: 'FieldValueRequired', field: 'spec.sink', message: 'Required value' },
+    ]);
+  });
+
+  it('refuses wrong types, enums and patterns, reporting every violation at once', async () => {
+    const causes = await expectInvalid(
+      create('Subscription', 'subscriptions', 'wrong-types', {
+        eventTypes: 'order-created',
+        sink: { uri: 'ftp://partner.example/' },
+        paused: 'yes',
+        delivery: { mode: 'carrier-pigeon' },
+      }),
+    );
+    assert.deepEqual([...causes.keys()].sort(), [
+      'spec.delivery.mode',
+      'spec.eventTypes',
+      'spec.paused',
+      'spec.sink.uri',
+    ]);
+    assert.match(causes.get('spec.paused') ?? '', /must be of type boolean/);
+    assert.match(causes.get('spec.eventTypes') ?? '', /must be of type array/);
+    assert.match(
+      causes.get('spec.delivery.mode') ?? '',
+      /^Unsupported value: "carrier-pigeon": supported values: "binary", "structured"$/,
+    );
+    assert.match(causes.get('spec.sink.uri') ?? '', /should match/);
+  });
+
+  it('refuses an EventType without spec.type or with out-of-range retention', async () => {
+    const causes = await expectInvalid(
+      create('EventType', 'eventtypes', 'bad-type', {
+        retention: { replicas: 9, storage: 'tape', maxAge: 'forever' },
+      }),
+    );
+    assert.deepEqual([...causes.keys()].sort(), [
+      'spec.retention.maxAge',
+      'spec.retention.replicas',
+      'spec.retention.storage',
+      'spec.type',
+    ]);
+    assert.equal(causes.get('spec.type'), 'Required value');
+    assert.match(causes.get('spec.retention.replicas') ?? '', /should be less than or equal to 5/);
+  });
+
+  it('refuses list and object size limits on a Producer', async () => {
+    const causes = await expectInvalid(
+      create('Producer', 'producers', 'empty', { eventTypes: [], auth: {} }),
+    );
+    assert.match(causes.get('spec.eventTypes') ?? '', /should have at least 1 items/);
+    assert.match(causes.get('spec.auth') ?? '', /should have at least 1 properties/);
+  });
+
+  it('evaluates the CRD x-kubernetes-validations rules', async () => {
+    const sameSink = await expectInvalid(
+      create('Subscription', 'subscriptions', 'loop', {
+        eventTypes: ['order-created'],
+        sink,
+        delivery: { deadLetter: { sink } },
+      }),
+    );
+    assert.equal(
+      sameSink.get('spec.delivery.deadLetter.sink.uri'),
+      'Invalid value: "object": the dead-letter sink must not be the subscription sink itself',
+    );
+    const ordered = await expectInvalid(
+      create('Subscription', 'subscriptions', 'ordered', {
+        eventTypes: ['order-created'],
+        sink,
+        delivery: { ordering: 'ordered', maxInFlight: 4 },
+      }),
+    );
+    assert.match(ordered.get('spec.delivery.maxInFlight') ?? '', /delivers one event at a time/);
+    const fine = await create('Subscription', 'subscriptions', 'ordered', {
+      eventTypes: ['order-created'],
+      sink,
+      delivery: { ordering: 'ordered', maxInFlight: 1 },
+    });
+    assert.equal(fine.metadata.generation, 1);
+  });
+
+  it('refuses names that are not DNS labels', async () => {
+    const causes = await expectInvalid(
+      create('EventType', 'eventtypes', 'order.created', { type: 'x' }),
+    );
+    assert.match(causes.get('metadata.name') ?? '', /should match/);
+  });
+
+  it('validates status written through the status subresource', async () => {
+    const created = await create('EventType', 'eventtypes', 'status-checked', {
+      type: 'com.example.x',
+    });
+    const causes = await expectInvalid(
+      cluster.custom.patchNamespacedCustomObjectStatus(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace: ns,
+          plural: 'eventtypes',
+          name: created.metadata.name,
+          body: { status: { conditions: [{ type: 'Ready', status: 'Maybe' }] } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+    assert.deepEqual([...causes.keys()].sort(), [
+      'status.conditions[0].lastTransitionTime',
+      'status.conditions[0].message',
+      'status.conditions[0].reason',
+      'status.conditions[0].status',
+    ]);
+  });
+
+  it('prunes unknown fields, or refuses them under fieldValidation=Strict', async () => {
+    const strict = await expectStatus(
+      create(
+        'EventType',
+        'eventtypes',
+        'strict',
+        { type: 'com.example.y', colour: 'blue' },
+        'Strict',
+      ),
+      400,
+    );
+    assert.match(strict.message ?? '', /unknown field "spec.colour"/);
+    const pruned = await create('EventType', 'eventtypes', 'pruned', {
+      type: 'com.example.y',
+      colour: 'blue',
+      schema: { type: 'object', 'x-anything': true },
+    });
+    assert.deepEqual(pruned.spec, {
+      type: 'com.example.y',
+      schema: { type: 'object', 'x-anything': true },
+    });
+  });
+});
