@@ -86,6 +86,20 @@ export function formatDelivery(d: SinkDelivery): string {
 export async function startDemoSink(options: DemoSinkOptions): Promise<RunningDemoSink> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'OPTIONS') {
+      // The CloudEvents webhook validation handshake: a demo sink consents to any origin.
+      const origin = req.headers['webhook-request-origin'];
+      write(`[sink] validation handshake from ${String(origin ?? '?')}: allowed`);
+      res
+        .writeHead(200, {
+          'WebHook-Allowed-Origin': typeof origin === 'string' ? origin : '*',
+          'WebHook-Allowed-Rate': '*',
+          Allow: 'POST',
+        })
+        .end();
+      req.resume();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

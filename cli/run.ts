@@ -27,6 +27,10 @@ export interface RunOptions {
   /** SSRF policy lists for the dispatcher (docs/security.md). */
   blockedCidrs?: readonly string[];
   allowedCidrs?: readonly string[];
+  /** WebHook-Request-Origin of the dispatcher's validation handshake; default `herald`. */
+  webhookOrigin?: string;
+  /** Record every delivery attempt in HERALD_ATTEMPTS (default true). */
+  attemptsLog?: boolean;
   /** Broker request body limit; default 1 MiB. */
   maxBodyBytes?: number;
   /** Schema registry without credentials (a laptop has no partners to hide types from). */
@@ -112,6 +116,8 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
       allowPrivateSinks: options.allowPrivateSinks,
       ...(options.blockedCidrs && { blockedCidrs: options.blockedCidrs }),
       ...(options.allowedCidrs && { allowedCidrs: options.allowedCidrs }),
+      ...(options.attemptsLog !== undefined && { attemptsLog: options.attemptsLog }),
+      ...(options.webhookOrigin && { webhookOrigin: options.webhookOrigin }),
     });
     stack.push({ name: 'dispatcher', stop: () => dispatcher.stop() });
     const sink: RunningDemoSink = await startDemoSink({

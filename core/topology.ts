@@ -16,6 +16,14 @@ export const LEDGER_BUCKET_DESCRIPTION = 'Herald delivery ledger';
  * 2.9 keeps every entry in its subject index (docs/delivery.md "The delivery ledger").
  */
 export const LEDGER_DEFAULT_WINDOW_MS = 3_600_000;
+/**
+ * Endpoint health per Subscription (core/delivery-state.ts): written by dispatchers, read by
+ * every dispatcher (a paused subscription runs nowhere), the operator (Subscription status)
+ * and `herald status`.
+ */
+export const DELIVERY_STATE_BUCKET = 'herald-delivery-state';
+export const DELIVERY_STATE_BUCKET_DESCRIPTION = 'Herald endpoint health per subscription';
+export const DELIVERY_STATE_STREAM = `KV_${DELIVERY_STATE_BUCKET}`;
 /** Standard Webhooks request ids seen by any broker replica (signed-request replay guard). */
 export const REPLAY_BUCKET = 'herald-replay';
 export const DLQ_STREAM = 'HERALD_DLQ';
@@ -47,6 +55,20 @@ export function attemptsSubjectFor(namespace: string, subscription: string): str
 }
 
 export const ATTEMPTS_SUBJECTS = 'herald.attempts.>';
+
+/** Dead letters queued for redelivery by `herald dlq redrive` (docs/delivery.md "Redrive"). */
+export const REDRIVE_STREAM = 'HERALD_REDRIVE';
+
+export function redriveSubjectFor(namespace: string, subscription: string): string {
+  return `herald.redrive.${namespace}.${subscription}`;
+}
+
+export const REDRIVE_SUBJECTS = 'herald.redrive.>';
+
+/** The dispatchers' shared durable on HERALD_DLQ: delivers dead letters to dead-letter sinks. */
+export const DLQ_SINK_CONSUMER = 'herald-dlq-sink';
+/** The dispatchers' shared durable on HERALD_REDRIVE. */
+export const REDRIVE_CONSUMER = 'herald-redrive';
 
 export const ConfigKeyPrefix = {
   EventType: 'eventtype',
@@ -87,6 +109,11 @@ export function messageIdFor(namespace: string, source: string, id: string): str
 /** Ledger key for a (subscription, event) pair; KV keys allow only [-/_=.a-zA-Z0-9]. */
 export function ledgerKeyFor(namespace: string, subscription: string, messageId: string): string {
   return `${namespace}.${subscription}.${messageId.replace(/[^-_=a-zA-Z0-9]/g, '_')}`;
+}
+
+/** Delivery-state key of a Subscription: one record per subscription, shared by all replicas. */
+export function deliveryStateKeyFor(namespace: string, subscription: string): string {
+  return `${ConfigKeyPrefix.Subscription}.${namespace}.${subscription}`;
 }
 
 /**

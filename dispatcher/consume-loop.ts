@@ -31,19 +31,19 @@ import type { Logger } from '../core/logging.js';
 import { messageIdFor } from '../core/topology.js';
 import { attemptDelivery, keepMessageWhileRunning } from './attempt.js';
 import type { DeadLetterDetails } from './dead-letter.js';
-import { FALLBACK_NAK_MS, settleWithDeadLetter } from './dead-letter-settle.js';
-import { notifyHooks, waitBeforeAttempt, type DeliveryHooks } from './delivery-hooks.js';
-import { webhookIdFor, type SinkClients } from './deliver.js';
-import type { DeliveryLedger, LedgerCall } from './ledger.js';
-import { DeliveryOutcome, SkipReason, type DispatcherMetrics } from './metrics.js';
-import type { PreparedSubscription } from './prepare.js';
+import { FALLBACK_NAK_MS } from './dead-letter-settle.js';
 import {
-  DeadLetterCode,
-  decideNextStep,
-  statusClassOf,
-  type AttemptResult,
-  type NextStep,
-} from './retry.js';
+  isGiveBack,
+  notifyHooks,
+  waitBeforeAttempt,
+  type DeliveryHooks,
+} from './delivery-hooks.js';
+import { webhookIdFor, type SinkClients } from './deliver.js';
+import type { DeliveryLedger } from './ledger.js';
+import { SkipReason, type DispatcherMetrics } from './metrics.js';
+import type { PreparedSubscription } from './prepare.js';
+import { DeadLetterCode, decideNextStep } from './retry.js';
+import { PAUSE_NAK_DELAY_MS, Settler } from './settle.js';
 import { Slots } from './slots.js';
 
 export interface ConsumeLoopOptions {
@@ -79,6 +79,12 @@ export interface ConsumeLoop {
 
 /** While the operator has not created the consumer yet: retry, from 250 ms up to 15 s apart. */
 const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 15_000 } as const;
+/*
+ * Every nak given while this loop stops (a 410 pause, a restart, shutdown) is delayed by
+ * PAUSE_NAK_DELAY_MS: nats-server 2.9 hands an immediately nak'd message straight back to the
+ * pull being closed, where it is lost until ack_wait runs out; a second's delay lets it go to
+ * the next puller instead.
+ */
 /** `status_class` of a dead letter that made no attempt (the spare delivery). */
 const NO_ATTEMPT_STATUS_CLASS = 'none';
 
@@ -108,6 +114,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
   private paused: string | undefined;
   private stopped: Promise<void> | undefined;
   private readonly running: Promise<void>;
+  private readonly settler: Settler;
 
   constructor(options: ConsumeLoopOptions) {
     this.o = options;
@@ -116,6 +123,16 @@ class ConsumeLoopRunner implements ConsumeLoop {
     this.durable = options.consumer.durable;
     this.log = options.logger.child({ stream: this.stream, consumer: this.durable });
     this.slots = new Slots(this.sub.concurrency);
+    this.settler = new Settler({
+      js: options.js,
+      ...(options.ledger ? { ledger: options.ledger } : {}),
+      metrics: options.metrics,
+      log: this.log,
+      signal: this.stopSignal.signal,
+      isStopping: () => this.stopping,
+      ackWaitMs: () => this.ackWaitMs,
+      pause: (sub, reason) => this.pause(sub, reason),
+    });
     this.running = this.run().catch((err: unknown) => {
       this.log.error({ err }, 'consume loop failed');
     });
@@ -235,7 +252,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
    */
   private releaseOnStop(msg: JsMsg): boolean {
     if (msg.info.deliveryCount >= this.sub.retry.maxAttempts) return false;
-    msg.nak();
+    msg.nak(PAUSE_NAK_DELAY_MS);
     return true;
   }
 
@@ -288,7 +305,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
     const attempt = msg.info.deliveryCount;
     // Before the spare delivery too: a last attempt that was recorded but not acked is done.
     const entry = { namespace, subscription: name, messageId };
-    if (await this.o.ledger?.isDelivered(entry, this.ledgerCall(msg, event, attempt))) {
+    if (await this.o.ledger?.isDelivered(entry, this.settler.ledgerCall(msg, event, attempt))) {
       msg.ack();
       return;
     }
@@ -310,7 +327,15 @@ class ConsumeLoopRunner implements ConsumeLoop {
         attempt,
         maxAttempts: sub.retry.maxAttempts,
       };
-      await this.deadLetter(msg, sub, event, messageId, details, context, NO_ATTEMPT_STATUS_CLASS);
+      await this.settler.deadLetter(
+        msg,
+        sub,
+        event,
+        messageId,
+        details,
+        context,
+        NO_ATTEMPT_STATUS_CLASS,
+      );
       return;
     }
 
@@ -349,7 +374,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
           (err) => this.log.error({ err }, 'attempt hook failed'),
         );
       }
-      await this.settle(msg, sub, event, messageId, attempt, result, step);
+      await this.settler.settle(msg, sub, event, messageId, attempt, result, step);
     } finally {
       stopKeepAlive();
     }
@@ -366,114 +391,17 @@ class ConsumeLoopRunner implements ConsumeLoop {
     try {
       await waitBeforeAttempt(this.hooks, sub, this.stopSignal.signal);
     } catch (err) {
+      if (isGiveBack(err)) {
+        this.log.info({ seq: msg.seq, reason: String(err) }, 'event given back for redelivery');
+        msg.nak();
+        return false;
+      }
       if (!this.stopSignal.signal.aborted) throw err;
     } finally {
       clearInterval(timer);
     }
     if (!this.stopSignal.signal.aborted) return true;
-    msg.nak();
+    msg.nak(PAUSE_NAK_DELAY_MS);
     return false;
-  }
-
-  private async settle(
-    msg: JsMsg,
-    sub: PreparedSubscription,
-    event: CloudEvent,
-    messageId: string,
-    attempt: number,
-    result: AttemptResult,
-    step: NextStep,
-  ): Promise<void> {
-    const status = result.kind === 'response' ? result.status : undefined;
-    const context = {
-      eventId: event.attributes.id,
-      seq: msg.seq,
-      attempt,
-      maxAttempts: sub.retry.maxAttempts,
-      status,
-    };
-    const statusClass = statusClassOf(result);
-    switch (step.action) {
-      case 'ack':
-        // Recorded first: a crash between the two leaves a redelivery the ledger absorbs.
-        await this.o.ledger?.recordDelivery(
-          { namespace: sub.namespace, subscription: sub.name, messageId },
-          this.ledgerCall(msg, event, attempt),
-          String(status ?? ''),
-        );
-        msg.ack();
-        this.count(sub, DeliveryOutcome.Delivered, statusClass);
-        this.log.debug(context, 'delivered');
-        return;
-      case 'nak':
-        msg.nak(step.delayMs);
-        this.count(sub, DeliveryOutcome.Retried, statusClass);
-        this.log.warn(
-          { ...context, delayMs: step.delayMs, reason: step.reason },
-          'delivery attempt failed; retrying',
-        );
-        return;
-      case 'pause':
-        // The event is kept: it comes back when the subscription resumes.
-        msg.nak();
-        this.count(sub, DeliveryOutcome.Paused, statusClass);
-        this.pause(sub, step.reason);
-        return;
-      case 'dead_letter': {
-        const details: DeadLetterDetails = {
-          code: step.code,
-          reason: step.reason,
-          attempts: attempt,
-          ...(status !== undefined ? { status } : {}),
-          ...(result.kind === 'response' && result.bodyExcerpt
-            ? { bodyExcerpt: result.bodyExcerpt }
-            : {}),
-        };
-        await this.deadLetter(msg, sub, event, messageId, details, context, statusClass);
-        return;
-      }
-    }
-  }
-
-  private ledgerCall(msg: JsMsg, event: CloudEvent, attempt: number): LedgerCall {
-    return {
-      log: this.log,
-      fields: { eventId: event.attributes.id, seq: msg.seq, attempt },
-      hold: () => msg.working(),
-      signal: this.stopSignal.signal,
-    };
-  }
-
-  private count(sub: PreparedSubscription, outcome: DeliveryOutcome, statusClass: string): void {
-    this.o.metrics.deliveries.inc({
-      namespace: sub.namespace,
-      subscription: sub.name,
-      outcome,
-      status_class: statusClass,
-    });
-  }
-
-  /** Dead-letters the message (dead-letter-settle.ts) and counts it once it is stored. */
-  private async deadLetter(
-    msg: JsMsg,
-    sub: PreparedSubscription,
-    event: CloudEvent,
-    messageId: string,
-    details: DeadLetterDetails,
-    context: Record<string, unknown>,
-    statusClass: string,
-  ): Promise<void> {
-    const where = { ...context, stream: msg.info.stream, code: details.code };
-    const ctx = {
-      js: this.o.js,
-      log: this.log,
-      signal: this.stopSignal.signal,
-      isStopping: () => this.stopping,
-      ackWaitMs: this.ackWaitMs,
-    };
-    const outcome = await settleWithDeadLetter(ctx, msg, sub, event, messageId, details, where);
-    if (outcome !== 'terminated') return;
-    this.count(sub, DeliveryOutcome.DeadLettered, statusClass);
-    this.log.warn({ ...where, reason: details.reason }, 'event dead-lettered');
   }
 }

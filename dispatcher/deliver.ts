@@ -11,6 +11,13 @@ import { encodeBinary, encodeStructuredHttp } from '../core/cloudevents/index.js
 import type { CloudEvent } from '../core/cloudevents/types.js';
 import type { Logger } from '../core/logging.js';
 import { signWebhook, WebhookHeader } from '../core/signing.js';
+import {
+  OAuth2TokenCache,
+  sendWithOAuth2,
+  TOKEN_RESPONSE_MAX_BYTES,
+  type OAuth2Credentials,
+  type TokenHttpResult,
+} from './oauth2.js';
 import { AttemptFailure, type AttemptResult } from './retry.js';
 import { createGuardedConnector, type GuardedConnectorOptions } from './ssrf-connect.js';
 import {
@@ -46,6 +53,8 @@ export class DeliveryTarget {
   readonly timeoutMs: number;
   readonly #headers: Readonly<Record<string, string>>;
   readonly #signingSecrets: readonly string[];
+  /** sink.auth.oauth2: the bearer token is fetched when each request is sent (oauth2.ts). */
+  readonly oauth2: OAuth2Credentials | undefined;
 
   constructor(options: {
     url: URL;
@@ -54,12 +63,14 @@ export class DeliveryTarget {
     /** Sent on every request (user-agent, sink auth). */
     headers: Record<string, string>;
     signingSecrets: readonly string[];
+    oauth2?: OAuth2Credentials;
   }) {
     this.url = options.url;
     this.mode = options.mode;
     this.timeoutMs = options.timeoutMs;
     this.#headers = { ...options.headers };
     this.#signingSecrets = [...options.signingSecrets];
+    this.oauth2 = options.oauth2;
   }
 
   get signed(): boolean {
@@ -80,7 +91,20 @@ export class DeliveryTarget {
         message.body,
       );
     }
-    return { url: this.url, headers, body: message.body };
+    return {
+      url: this.url,
+      headers,
+      body: message.body,
+      ...(this.oauth2 && { oauth2: this.oauth2 }),
+    };
+  }
+
+  /**
+   * The webhook validation handshake's OPTIONS request (handshake.ts): the same URL and the
+   * same user-agent and sink auth headers as the deliveries, plus `headers`; no body.
+   */
+  buildValidationRequest(headers: Record<string, string>): ValidationRequest {
+    return { url: this.url, headers: { ...this.#headers, ...headers } };
   }
 
   /**
@@ -93,6 +117,7 @@ export class DeliveryTarget {
       mode: this.mode,
       timeoutMs: this.timeoutMs,
       signed: this.signed,
+      ...(this.oauth2 && { oauth2: this.oauth2.toJSON() }),
     };
   }
 }
@@ -102,7 +127,20 @@ export interface DeliveryRequest {
   /** Lower-case names; may carry credentials: never log. */
   headers: Record<string, string>;
   body: Uint8Array | string;
+  /** Set: SinkClients.send adds `authorization: Bearer` from these credentials' token. */
+  oauth2?: OAuth2Credentials;
 }
+
+export interface ValidationRequest {
+  url: URL;
+  /** Lower-case names; may carry credentials: never log. */
+  headers: Record<string, string>;
+}
+
+/** What an OPTIONS request got: the status and the response headers, or why it got none. */
+export type ValidationResult =
+  | { kind: 'response'; status: number; headers: Record<string, string | string[] | undefined> }
+  | Extract<AttemptResult, { kind: 'failure' }>;
 
 export interface SinkClientsOptions {
   /** The SSRF policy; without one, only public addresses are allowed. */
@@ -124,6 +162,8 @@ export class SinkClients {
   private closed = false;
   private readonly connector: ReturnType<typeof createGuardedConnector>;
   private readonly logger: Logger | undefined;
+  /** OAuth 2.0 tokens of every subscription, shared by those with the same credentials. */
+  private readonly tokens: OAuth2TokenCache;
 
   constructor(options: SinkClientsOptions = {}) {
     // A compiled policy (startDispatcher validates it before connecting) or its options.
@@ -137,6 +177,10 @@ export class SinkClients {
       ...(options.connect ? { connect: options.connect } : {}),
     });
     this.logger = options.logger;
+    this.tokens = new OAuth2TokenCache(
+      (url, request, timeoutMs) => this.postForm(url, request, timeoutMs),
+      options.logger ? { logger: options.logger } : {},
+    );
   }
 
   /** Origins with an open pool (for tests and diagnostics). */
@@ -170,8 +214,21 @@ export class SinkClients {
     return pool;
   }
 
-  /** POSTs once. Never throws: every outcome is an AttemptResult. */
+  /**
+   * One attempt: POSTs once, or with oauth2 fetches the token first (cached) and, on a 401,
+   * POSTs once more with a fresh one (sendWithOAuth2). Never throws: every outcome is an
+   * AttemptResult.
+   */
   async send(request: DeliveryRequest, timeoutMs: number): Promise<AttemptResult> {
+    const { oauth2 } = request;
+    if (!oauth2) return this.post(request, timeoutMs);
+    return sendWithOAuth2(this.tokens, oauth2, timeoutMs, (authorization, ms) =>
+      this.post({ ...request, headers: { ...request.headers, authorization } }, ms),
+    );
+  }
+
+  /** One POST, its headers final. */
+  private async post(request: DeliveryRequest, timeoutMs: number): Promise<AttemptResult> {
     if (this.closed) {
       return { kind: 'failure', failure: AttemptFailure.Internal, message: 'dispatcher stopping' };
     }
@@ -223,8 +280,90 @@ export class SinkClients {
     }
   }
 
+  /**
+   * One OPTIONS request (the validation handshake) over the same pool and SSRF guard as the
+   * POSTs. Never throws; the body is discarded.
+   */
+  async sendOptions(request: ValidationRequest, timeoutMs: number): Promise<ValidationResult> {
+    if (this.closed) {
+      return { kind: 'failure', failure: AttemptFailure.Internal, message: 'dispatcher stopping' };
+    }
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const { statusCode, headers, body } = await this.poolFor(request.url).request({
+        path: `${request.url.pathname}${request.url.search}`,
+        method: 'OPTIONS',
+        headers: request.headers,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      await body.dump().catch(() => undefined);
+      return { kind: 'response', status: statusCode, headers };
+    } catch (err) {
+      if (isForbiddenAddressError(err)) {
+        this.logger?.warn(
+          { origin: request.url.origin, address: err.address, category: err.category },
+          'sink address refused by the SSRF policy',
+        );
+        return { kind: 'failure', failure: AttemptFailure.ForbiddenAddress, message: err.message };
+      }
+      if (signal.aborted) {
+        const message = `no response within ${timeoutMs} ms`;
+        return { kind: 'failure', failure: AttemptFailure.Timeout, message };
+      }
+      return { kind: 'failure', failure: AttemptFailure.Network, message: describeError(err) };
+    }
+  }
+
+  /**
+   * One form POST to an OAuth 2.0 token endpoint (oauth2.ts), over the same pools and SSRF
+   * guard as the deliveries. Reads at most TOKEN_RESPONSE_MAX_BYTES; never throws.
+   */
+  async postForm(
+    url: URL,
+    request: { headers: Record<string, string>; body: string },
+    timeoutMs: number,
+  ): Promise<TokenHttpResult> {
+    if (this.closed) {
+      return { kind: 'failure', failure: AttemptFailure.Internal, message: 'dispatcher stopping' };
+    }
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const { statusCode, body } = await this.poolFor(url).request({
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const text = await readExcerpt(body, TOKEN_RESPONSE_MAX_BYTES + 1);
+      if (Buffer.byteLength(text) > TOKEN_RESPONSE_MAX_BYTES) {
+        const message = `response larger than ${TOKEN_RESPONSE_MAX_BYTES} bytes`;
+        return { kind: 'failure', failure: AttemptFailure.Internal, message };
+      }
+      return { kind: 'response', status: statusCode, body: text };
+    } catch (err) {
+      if (isForbiddenAddressError(err)) {
+        this.logger?.warn(
+          { origin: url.origin, address: err.address, category: err.category },
+          'oauth2 token endpoint address refused by the SSRF policy',
+        );
+        return { kind: 'failure', failure: AttemptFailure.ForbiddenAddress, message: err.message };
+      }
+      if (signal.aborted) {
+        const message = `no response within ${timeoutMs} ms`;
+        return { kind: 'failure', failure: AttemptFailure.Timeout, message };
+      }
+      return { kind: 'failure', failure: AttemptFailure.Network, message: describeError(err) };
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.tokens.clear();
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.allSettled(pools.map((p) => p.close()));

@@ -44,6 +44,18 @@ export interface DeliveryHooks {
   subscriptionStopped?(id: string, removed: boolean): void;
 }
 
+/**
+ * Thrown by beforeAttempt when this attempt should not happen now but the event must come
+ * back at once (e.g. the sink changed while it waited): the loop naks it without a delay
+ * and without logging an error.
+ */
+export interface GiveBack {
+  readonly giveBack: true;
+}
+
+export const isGiveBack = (err: unknown): err is GiveBack =>
+  typeof err === 'object' && err !== null && (err as { giveBack?: unknown }).giveBack === true;
+
 /** Runs every hook's beforeAttempt in order. */
 export async function waitBeforeAttempt(
   hooks: readonly DeliveryHooks[],

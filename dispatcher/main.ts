@@ -9,11 +9,23 @@ import { connect } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { openConfigBucket, watchConfig, type ConfigChange } from '../core/config/kv.js';
 import type { Logger } from '../core/logging.js';
+import { openDeliveryStateBucket, watchDeliveryStates } from '../core/delivery-state.js';
 import { ConfigKeyPrefix } from '../core/topology.js';
+import { AttemptsLog } from './attempts-log.js';
+import { startDeadLetterLoops } from './dead-letter-loops.js';
+import type { DeliveryHooks } from './delivery-hooks.js';
 import { SinkClients } from './deliver.js';
+import {
+  checkWebhookOrigin,
+  DEFAULT_WEBHOOK_ORIGIN,
+  HandshakeHook,
+  type VerificationState,
+} from './handshake.js';
+import { EndpointHealth } from './health.js';
 import { createLedgerMetrics, DeliveryLedger } from './ledger.js';
 import { openLedgerStore } from './ledger-client.js';
 import { createDispatcherMetrics } from './metrics.js';
+import { RateLimitHook } from './rate-limit.js';
 import { createSinkAddressPolicy } from './ssrf-policy.js';
 import { SubscriptionSupervisor } from './supervisor.js';
 import { heraldUserAgent } from './version.js';
@@ -38,6 +50,20 @@ export interface DispatcherOptions {
    * the bucket (before the operator ran); an existing bucket keeps its own. Default 1 h.
    */
   ledgerWindowMs?: number;
+  /**
+   * Whether to record every attempt in the HERALD_ATTEMPTS stream (`herald attempts` reads it).
+   * Default true; off saves one unawaited publish per attempt (docs/delivery.md "Attempt log").
+   */
+  attemptsLog?: boolean;
+  /**
+   * `WebHook-Request-Origin` of the validation handshake (sink.verification: handshake): a DNS
+   * name identifying this installation, the same on every replica. Default `herald`.
+   */
+  webhookOrigin?: string;
+  /** Told whenever a handshake subscription's sink verification changes (SinkVerified). */
+  onVerification?: (id: string, state: VerificationState) => void;
+  /** Backoff between unanswered validation requests; default 1 s doubling to 2 min. */
+  handshakeRetry?: { initialMs: number; maxMs: number };
 }
 
 export interface RunningDispatcher {
@@ -47,6 +73,8 @@ export interface RunningDispatcher {
   readonly registry: Registry;
   /** As given; see DispatcherOptions.allowPrivateSinks. */
   readonly allowPrivateSinks: boolean;
+  /** A handshake subscription's sink verification here (`ns/name`); undefined before it starts. */
+  verificationOf(id: string): VerificationState | undefined;
 }
 
 export async function startDispatcher(options: DispatcherOptions): Promise<RunningDispatcher> {
@@ -58,6 +86,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
     blockedCidrs: options.blockedCidrs ?? [],
     allowedCidrs: options.allowedCidrs ?? [],
   });
+  const webhookOrigin = checkWebhookOrigin(options.webhookOrigin ?? DEFAULT_WEBHOOK_ORIGIN);
   const nc = await connect({
     servers: options.natsUrl,
     name: 'herald-dispatcher',
@@ -81,6 +110,33 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       logger.warn('the delivery ledger bucket has no TTL: its entries never expire');
     }
     const sinks = new SinkClients({ policy, logger });
+    const attemptsLog =
+      options.attemptsLog === false ? undefined : new AttemptsLog({ nc, metrics, logger });
+    // The handshake first: no token is spent on a sink that has not consented.
+    const handshake = new HandshakeHook({
+      sinks,
+      origin: webhookOrigin,
+      logger,
+      ...(options.onVerification && { onVerification: options.onVerification }),
+      ...(options.handshakeRetry && { retry: options.handshakeRetry }),
+    });
+    const rateLimit = new RateLimitHook({ capOf: (sub) => handshake.grantedRateOf(sub) });
+    const hooks: DeliveryHooks[] = [handshake, rateLimit];
+    if (attemptsLog) hooks.push(attemptsLog);
+    // Endpoint health: records outcomes in KV, pauses on 410 and after autoPauseAfter of
+    // failures; every replica watches the records, so a paused subscription runs nowhere.
+    const stateKv = await openDeliveryStateBucket(js);
+    const states = await watchDeliveryStates(stateKv, (err) =>
+      logger.error({ err }, 'delivery state watch error'),
+    );
+    const health = new EndpointHealth({
+      kv: stateKv,
+      view: states.view,
+      cache: watch.cache,
+      metrics,
+      logger,
+    });
+    hooks.push(health);
     const supervisor = new SubscriptionSupervisor({
       js,
       cache: watch.cache,
@@ -90,18 +146,44 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       ledger,
       logger,
       userAgent: heraldUserAgent(),
+      hooks,
+      pauses: health,
     });
     const onChange = (change: ConfigChange): void => {
       if (change.prefix !== ConfigKeyPrefix.Subscription) return;
+      const { namespace, name } = change;
+      // Before the loops update: attempts waiting for the old sink's consent must let go.
+      handshake.configChanged(
+        `${namespace}/${name}`,
+        watch.cache.findSubscription(namespace, name),
+      );
+      health.noteConfigChange(change);
       void supervisor.reconcile(change.namespace, change.name);
     };
     // Listen first, then sweep: a change landing in between is caught by one or the other.
     watch.cache.on('change', onChange);
+    health.on('change', (namespace, name) => void supervisor.reconcile(namespace, name));
     await supervisor.reconcileAll();
+    void health.removeOrphans();
+    // Dead-letter sinks and redrives, on shared durables of HERALD_DLQ and HERALD_REDRIVE.
+    const deadLetterLoops = startDeadLetterLoops({
+      js,
+      cache: watch.cache,
+      configKey: options.configKey,
+      userAgent: heraldUserAgent(),
+      sinks,
+      metrics,
+      ledger,
+      hooks,
+      isPaused: (sub) => health.pausedReasonFor(sub) !== undefined,
+      logger,
+    });
     logger.info(
       {
         subscriptions: watch.cache.subscriptions.size,
         ledgerWindowMs: opened.windowMs,
+        webhookOrigin,
+        attemptsLog: attemptsLog !== undefined,
         ssrf: {
           allowPrivateSinks,
           blockedCidrs: options.blockedCidrs ?? [],
@@ -115,11 +197,17 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
     return {
       registry: metrics.registry,
       allowPrivateSinks,
+      verificationOf: (id) => handshake.verificationOf(id),
       stop() {
         stopped ??= (async () => {
           watch.cache.off('change', onChange);
           watch.stop();
-          await supervisor.stop();
+          await Promise.all([supervisor.stop(), deadLetterLoops.stop()]);
+          await health.close();
+          states.stop();
+          handshake.close();
+          rateLimit.close();
+          await attemptsLog?.close();
           ledger.close();
           await sinks.close();
           await nc.drain().catch(() => nc.close());

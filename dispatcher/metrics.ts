@@ -30,6 +30,12 @@ export interface DispatcherMetrics {
   skipped: Counter<'namespace' | 'subscription' | 'reason'>;
   /** Running consume loops per subscription (one per EventType); 0 once stopped. */
   consumerLoops: Gauge<'namespace' | 'subscription'>;
+  /** 1 while endpoint health holds the subscription paused (410, or autoPauseAfter); else 0. */
+  subscriptionPaused: Gauge<'namespace' | 'subscription'>;
+  /** Failed attempts since the last success, from the shared delivery state. */
+  consecutiveFailures: Gauge<'namespace' | 'subscription'>;
+  /** Attempts-log records by result: published, failed, dropped (attempts-log.ts). */
+  attemptRecords: Counter<'result'>;
 }
 
 export function createDispatcherMetrics(): DispatcherMetrics {
@@ -59,6 +65,24 @@ export function createDispatcherMetrics(): DispatcherMetrics {
       name: 'herald_dispatcher_consumer_loops',
       help: 'Consume loops running per subscription',
       labelNames: ['namespace', 'subscription'],
+      registers: [registry],
+    }),
+    subscriptionPaused: new Gauge({
+      name: 'herald_dispatcher_subscription_paused',
+      help: 'Whether endpoint health holds the subscription paused (sink answered 410, or only failures for autoPauseAfter)',
+      labelNames: ['namespace', 'subscription'],
+      registers: [registry],
+    }),
+    consecutiveFailures: new Gauge({
+      name: 'herald_dispatcher_consecutive_failures',
+      help: 'Failed delivery attempts since the last success, per subscription',
+      labelNames: ['namespace', 'subscription'],
+      registers: [registry],
+    }),
+    attemptRecords: new Counter({
+      name: 'herald_dispatcher_attempt_records_total',
+      help: 'Attempt-log records for HERALD_ATTEMPTS: published, failed, or dropped (too many awaiting acknowledgement)',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };

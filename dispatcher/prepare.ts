@@ -1,8 +1,9 @@
 /**
  * Turns a CompiledSubscription into what the consume loop runs: a compiled filter predicate,
  * a DeliveryTarget with unsealed secrets, and the retry policy. Done once per config change,
- * never per event. A subscription this version cannot honour (oauth2, the validation
- * handshake) is refused rather than delivered half-right: its events wait in the consumer.
+ * never per event. A subscription this version cannot honour (e.g. a filter dialect it does
+ * not know) is refused rather than delivered half-right: its events wait in the consumer. The validation handshake and
+ * the rate limit are applied around each attempt (handshake.ts, rate-limit.ts).
  * Filters, CESQL included, are compiled here by core/filters, which the operator already ran.
  */
 import type { CompiledSubscription } from '../core/config/model.js';
@@ -11,12 +12,13 @@ import { compileFilters, FilterErrorCode, isFilterError } from '../core/filters/
 import type { FilterPredicate } from '../core/filters/index.js';
 import { decodeSigningSecret } from '../core/signing.js';
 import { DeliveryTarget } from './deliver.js';
+import { OAuth2Credentials } from './oauth2.js';
 import type { RetryPolicy } from './retry.js';
 
 /** Why a subscription is not started: the `code` of SubscriptionNotDeliverableError, as logged. */
 export const NotDeliverableReason = {
   InvalidFilter: 'invalid_filter',
-  /** Asks for something a later version implements (oauth2, handshake). */
+  /** Asks for something a later version implements (e.g. a filter dialect). */
   UnsupportedFeature: 'unsupported_feature',
   InvalidSink: 'invalid_sink',
   /** A sealed secret does not unseal with this dispatcher's config key. */
@@ -61,21 +63,10 @@ export function prepareSubscription(
   userAgent: string,
 ): PreparedSubscription {
   const matches = compileSubscriptionFilters(sub);
-  if (sub.sink.verification === 'handshake') {
-    throw new SubscriptionNotDeliverableError(
-      NotDeliverableReason.UnsupportedFeature,
-      'sink.verification "handshake" is not implemented yet; delivering without the sink’s consent is refused',
-    );
-  }
   const url = parseSinkUrl(sub.sink.uri);
   const headers: Record<string, string> = { 'user-agent': userAgent };
   const auth = sub.sink.auth;
-  if (auth?.oauth2) {
-    throw new SubscriptionNotDeliverableError(
-      NotDeliverableReason.UnsupportedFeature,
-      'sink.auth.oauth2 is not implemented yet',
-    );
-  }
+  const oauth2 = auth?.oauth2 && prepareOAuth2(auth.oauth2, configKey, userAgent);
   if (auth?.apiKey) {
     const name = auth.apiKey.header.toLowerCase();
     if (!HEADER_NAME.test(name) || RESERVED_HEADER.test(name)) {
@@ -104,10 +95,6 @@ export function prepareSubscription(
     return secret;
   });
   const notEnforced: string[] = [];
-  if (sub.delivery.rateLimit) notEnforced.push('delivery.rateLimit');
-  if (sub.delivery.deadLetterSinkUri) {
-    notEnforced.push('delivery.deadLetter.sink (dead letters go to the HERALD_DLQ stream only)');
-  }
   return {
     id: `${sub.namespace}/${sub.name}`,
     namespace: sub.namespace,
@@ -120,6 +107,7 @@ export function prepareSubscription(
       timeoutMs: sub.delivery.timeoutMs,
       headers,
       signingSecrets,
+      ...(oauth2 && { oauth2 }),
     }),
     retry: { ...sub.delivery.retry, maxAttempts: Math.max(1, sub.delivery.retry.maxAttempts) },
     concurrency:
@@ -143,31 +131,53 @@ function compileSubscriptionFilters(sub: CompiledSubscription): FilterPredicate 
   }
 }
 
-function parseSinkUrl(uri: string): URL {
+function parseSinkUrl(uri: string, field = 'sink.uri'): URL {
   let url: URL;
   try {
     url = new URL(uri);
   } catch (cause) {
     throw new SubscriptionNotDeliverableError(
       NotDeliverableReason.InvalidSink,
-      'sink.uri is not a URL',
+      `${field} is not a URL`,
       { cause },
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new SubscriptionNotDeliverableError(
       NotDeliverableReason.InvalidSink,
-      `sink.uri must be http or https, not ${url.protocol}`,
+      `${field} must be http or https, not ${url.protocol}`,
     );
   }
   // Credentials in a URL end up in logs and error messages; sink.auth is the place for them.
   if (url.username || url.password) {
     throw new SubscriptionNotDeliverableError(
       NotDeliverableReason.InvalidSink,
-      'sink.uri must not carry credentials; use sink.auth',
+      `${field} must not carry credentials; use sink.auth`,
     );
   }
   return url;
+}
+
+/** sink.auth.oauth2 with its client secret unsealed; tokens are fetched per attempt (oauth2.ts). */
+function prepareOAuth2(
+  oauth2: NonNullable<NonNullable<CompiledSubscription['sink']['auth']>['oauth2']>,
+  configKey: Buffer,
+  userAgent: string,
+): OAuth2Credentials {
+  const tokenUrl = parseSinkUrl(oauth2.tokenUrl, 'sink.auth.oauth2.tokenUrl');
+  if (!oauth2.clientId) {
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.InvalidSink,
+      'sink.auth.oauth2.clientId is empty',
+    );
+  }
+  return new OAuth2Credentials({
+    tokenUrl,
+    clientId: oauth2.clientId,
+    clientSecret: unsealOrRefuse(configKey, oauth2.clientSecret, 'sink.auth.oauth2'),
+    scopes: oauth2.scopes,
+    userAgent,
+  });
 }
 
 function unsealOrRefuse(configKey: Buffer, sealed: string, field: string): string {

@@ -31,6 +31,11 @@ export interface SupervisorOptions {
   ledger?: DeliveryLedger;
   /** Around each attempt (delivery-hooks.ts); told when a subscription's loops stop. */
   hooks?: readonly DeliveryHooks[];
+  /**
+   * Endpoint health (health.ts): a subscription it holds paused (410, autoPauseAfter) runs on
+   * no replica; its events wait in its consumers.
+   */
+  pauses?: { pausedReasonFor(sub: CompiledSubscription): string | undefined };
   logger: Logger;
   userAgent: string;
   random?: () => number;
@@ -104,15 +109,19 @@ export class SubscriptionSupervisor {
   private desiredFor(namespace: string, name: string): CompiledSubscription | undefined {
     if (this.stopping) return undefined;
     const sub = this.o.cache.findSubscription(namespace, name);
-    return sub && !sub.paused ? sub : undefined;
+    return sub && !sub.paused && !this.o.pauses?.pausedReasonFor(sub) ? sub : undefined;
   }
 
   private async apply(namespace: string, name: string): Promise<void> {
     const id = `${namespace}/${name}`;
     const desired = this.desiredFor(namespace, name);
     const fingerprint = desired ? JSON.stringify(desired) : undefined;
-    const current = this.running.get(id);
-    if (current?.fingerprint === fingerprint) return;
+    let current = this.running.get(id);
+    // Loops that stopped themselves on a 410 never run again. Health holds the subscription
+    // paused from that 410 until the pause is lifted, so getting past desiredFor means it was;
+    // without health, only an edit (a new generation) lifts it.
+    const selfPaused = current?.loops.some((l) => l.pausedReason !== undefined) === true;
+    if (current?.fingerprint === fingerprint && !selfPaused) return;
     const log = this.o.logger.child({ namespace, subscription: name });
     const labels = { namespace, subscription: name };
 
@@ -124,6 +133,12 @@ export class SubscriptionSupervisor {
       else this.o.metrics.consumerLoops.remove(labels);
       await this.closeUnusedSinks();
       return;
+    }
+    if (current && selfPaused) {
+      const pausedAt = (JSON.parse(current.fingerprint) as CompiledSubscription).generation;
+      if (!this.o.pauses && desired.generation <= pausedAt) return;
+      await this.stopLoops(id, current, log, 'pause lifted; restarting');
+      current = undefined;
     }
     const restartKey = restartKeyOf(desired);
 

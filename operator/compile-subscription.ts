@@ -1,6 +1,11 @@
 /** Compiling a Subscription: its EventTypes (same namespace only), filters, sink and delivery. */
-import { CONFIG_FORMAT, type CompiledSubscription } from '../core/config/model.js';
+import {
+  CONFIG_FORMAT,
+  type CompiledSubscription,
+  type SealedSecret,
+} from '../core/config/model.js';
 import { compileSqlFilter, isFilterError } from '../core/filters/index.js';
+import { Limits } from '../core/resources/schema-parts.js';
 import { Defaults, Kind, type Filter, type Subscription } from '../core/resources/types.js';
 import { consumerNameFor } from '../core/topology.js';
 import {
@@ -58,6 +63,50 @@ function compileSink(env: Env, ctx: ResourceContext, sink: Subscription['spec'][
   return out;
 }
 
+/**
+ * The sealed signing secrets, in the order their signatures are sent: secretRef, then
+ * secretRefs as listed. A reference named twice signs once. The schema already refuses an
+ * empty `signing` and more than Limits.signingSecrets secrets; checked again here because
+ * resources reach the compiler unvalidated in tests and tools.
+ */
+function compileSigningSecrets(
+  env: Env,
+  ctx: ResourceContext,
+  signing: NonNullable<Subscription['spec']['delivery']>['signing'],
+): SealedSecret[] {
+  if (!signing) return [];
+  const base = 'spec.delivery.signing';
+  const refs = [
+    ...(signing.secretRef ? [{ ref: signing.secretRef, path: `${base}.secretRef` }] : []),
+    ...(signing.secretRefs ?? []).map((ref, i) => ({ ref, path: `${base}.secretRefs[${i}]` })),
+  ];
+  if (refs.length === 0) {
+    ctx.fail(
+      ProblemReason.InvalidValue,
+      'signing names no secret: set secretRef or secretRefs, or leave signing out to send unsigned',
+      base,
+    );
+    return [];
+  }
+  if (refs.length > Limits.signingSecrets) {
+    ctx.fail(
+      ProblemReason.InvalidValue,
+      `signing names ${refs.length} secrets; at most ${Limits.signingSecrets} (secretRef and secretRefs together)`,
+      base,
+    );
+    return [];
+  }
+  const seen = new Set<string>();
+  const sealed: SealedSecret[] = [];
+  for (const { ref, path } of refs) {
+    const id = `${ref.name}\0${ref.key}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    sealed.push(sealSigningSecretRef(env, ctx, ref, path));
+  }
+  return sealed;
+}
+
 export function compileSubscription(env: Env, r: Subscription): CompiledSubscription | undefined {
   const namespace = namespaceOf(r);
   const name = r.metadata.name;
@@ -101,9 +150,7 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
   const delivery = spec.delivery ?? {};
   const retry = delivery.retry ?? {};
   const sink = compileSink(env, ctx, spec.sink);
-  const signing = delivery.signing;
-  const signingSecret =
-    signing && sealSigningSecretRef(env, ctx, signing.secretRef, 'spec.delivery.signing.secretRef');
+  const signingSecrets = compileSigningSecrets(env, ctx, delivery.signing);
   const ordering = delivery.ordering ?? Defaults.ordering;
   const compiled: CompiledSubscription = {
     format: CONFIG_FORMAT,
@@ -116,7 +163,7 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
     sink,
     delivery: {
       mode: delivery.mode ?? Defaults.deliveryMode,
-      signingSecrets: signingSecret ? [signingSecret] : [],
+      signingSecrets,
       timeoutMs: ctx.durationMs(delivery.timeout, Defaults.timeout, 'spec.delivery.timeout'),
       retry: {
         maxAttempts: retry.maxAttempts ?? Defaults.maxAttempts,
@@ -142,6 +189,11 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
       maxInFlight: ordering === 'ordered' ? 1 : (delivery.maxInFlight ?? Defaults.maxInFlight),
       ...(delivery.rateLimit && { rateLimit: { ...delivery.rateLimit } }),
       ordering,
+      autoPauseAfterMs: ctx.durationMs(
+        delivery.autoPauseAfter,
+        Defaults.autoPauseAfter,
+        'spec.delivery.autoPauseAfter',
+      ),
     },
     startFrom,
     paused: spec.paused ?? false,

@@ -24,8 +24,12 @@ import { Defaults } from '../core/resources/types.js';
 import {
   ATTEMPTS_STREAM,
   ATTEMPTS_SUBJECTS,
+  DLQ_SINK_CONSUMER,
   DLQ_STREAM,
   DLQ_SUBJECTS,
+  REDRIVE_CONSUMER,
+  REDRIVE_STREAM,
+  REDRIVE_SUBJECTS,
   subjectFor,
 } from '../core/topology.js';
 
@@ -44,6 +48,8 @@ const MIB = 1024 * 1024;
 export const SystemStreamLimits = {
   dlq: { maxAgeMs: 30 * DAY_MS, maxBytes: 1024 * MIB },
   attempts: { maxAgeMs: 7 * DAY_MS, maxBytes: 256 * MIB },
+  /** Redrives waiting for delivery (a work queue: delivered ones leave it); as big as the DLQ. */
+  redrive: { maxAgeMs: 7 * DAY_MS, maxBytes: 1024 * MIB },
 } as const;
 
 /** Starts the description of every consumer Herald makes: only those are ever deleted by Herald. */
@@ -149,6 +155,56 @@ export function buildSystemStreamConfigs(replicas = 1): DesiredStream[] {
       SystemStreamLimits.attempts,
       'Herald delivery attempts',
     ),
+    {
+      // A work queue: a settled redrive leaves the stream (HERALD_DLQ is the record), and a
+      // full stream refuses new redrives rather than dropping ones not yet delivered.
+      ...system(
+        REDRIVE_STREAM,
+        REDRIVE_SUBJECTS,
+        SystemStreamLimits.redrive,
+        'Herald dead letters queued for redelivery',
+      ),
+      retention: RetentionPolicy.Workqueue,
+      discard: DiscardPolicy.New,
+    },
+  ];
+}
+
+/** ack_wait of the shared system consumers; dispatchers send in-progress acks past half of it. */
+export const SYSTEM_CONSUMER_ACK_WAIT_MS = 60_000;
+
+/**
+ * The dispatchers' shared durables on the system streams (docs/delivery.md "Dead-letter sink",
+ * "Redrive"). No max_deliver: each message follows its own subscription's retry.maxAttempts,
+ * which the dispatcher counts from the delivery count. max_ack_pending is large because
+ * messages waiting for a delayed retry count toward it on 2.9.
+ */
+export function buildSystemConsumerConfigs(): { stream: string; consumer: DesiredConsumer }[] {
+  const shared = (durable: string, description: string): DesiredConsumer => ({
+    durable_name: durable,
+    description,
+    ack_policy: AckPolicy.Explicit,
+    replay_policy: ReplayPolicy.Instant,
+    max_deliver: -1,
+    ack_wait: nanos(SYSTEM_CONSUMER_ACK_WAIT_MS),
+    max_ack_pending: 10_000,
+  });
+  return [
+    {
+      stream: DLQ_STREAM,
+      // Dead letters from its creation on: an upgrade does not flood dead-letter sinks with old ones.
+      consumer: {
+        ...shared(DLQ_SINK_CONSUMER, 'Herald dead-letter sink delivery'),
+        deliver_policy: DeliverPolicy.New,
+      },
+    },
+    {
+      stream: REDRIVE_STREAM,
+      consumer: {
+        ...shared(REDRIVE_CONSUMER, 'Herald redrive delivery'),
+        deliver_policy: DeliverPolicy.All,
+      },
+    },
   ];
 }
 

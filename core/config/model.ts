@@ -100,6 +100,8 @@ export interface CompiledSubscription {
     maxInFlight: number;
     rateLimit?: { eventsPerSecond: number };
     ordering: 'none' | 'ordered';
+    /** Pause after only failures for this long; 0 = never; absent (older configs) = the default. */
+    autoPauseAfterMs?: number;
   };
   startFrom: string;
   paused: boolean;

@@ -7,7 +7,7 @@
  * Rules stay O(1) (no iteration over lists or maps) so the API server's cost estimate is
  * never near its budget.
  */
-import type { CelValidation } from './schema-parts.js';
+import { Limits, type CelValidation } from './schema-parts.js';
 
 export interface CelRule extends CelValidation {
   /** The twin: true when `self` (the node holding the rule) satisfies the rule. */
@@ -45,7 +45,29 @@ export const DEAD_LETTER_SINK_RULE: CelRule = {
   },
 };
 
-const RULES: readonly CelRule[] = [ORDERED_DELIVERY_RULE, DEAD_LETTER_SINK_RULE];
+/**
+ * On Subscription `spec.delivery.signing`: secretRef and secretRefs together name at most
+ * Limits.signingSecrets secrets (secretRefs alone is capped by its maxItems). O(1): size().
+ */
+export const SIGNING_SECRETS_RULE: CelRule = {
+  rule: `!has(self.secretRef) || !has(self.secretRefs) || size(self.secretRefs) < ${Limits.signingSecrets}`,
+  message: `signing takes at most ${Limits.signingSecrets} secrets in all (secretRef and secretRefs together)`,
+  fieldPath: '.secretRefs',
+  holds: (self) => {
+    const list = field(self, 'secretRefs');
+    return (
+      field(self, 'secretRef') === undefined ||
+      !Array.isArray(list) ||
+      list.length < Limits.signingSecrets
+    );
+  },
+};
+
+const RULES: readonly CelRule[] = [
+  ORDERED_DELIVERY_RULE,
+  DEAD_LETTER_SINK_RULE,
+  SIGNING_SECRETS_RULE,
+];
 
 /** The CRD form of a rule (the twin stays in TypeScript). */
 export function toCelValidation(rule: CelRule): CelValidation {

@@ -112,6 +112,8 @@ export const Limits = {
   referencedNames: 64,
   sources: 64,
   apiKeys: 8,
+  /** Signing secrets of one Subscription (secretRef and secretRefs together). */
+  signingSecrets: 5,
   filters: 16,
   filterOperands: 8,
   urlLength: 2048,

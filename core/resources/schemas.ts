@@ -228,6 +228,7 @@ export const DEFAULTED_FIELDS = {
     'spec.delivery.retry.retryAfterMax': 'retryAfterMax',
     'spec.delivery.maxInFlight': 'maxInFlight',
     'spec.delivery.ordering': 'ordering',
+    'spec.delivery.autoPauseAfter': 'autoPauseAfter',
     'spec.startFrom': 'startFrom',
   },
 } as const satisfies Record<Kind, Record<string, keyof typeof Defaults>>;

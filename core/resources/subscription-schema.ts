@@ -1,7 +1,12 @@
 /**
  * The Subscription spec and status schemas (DESIGN.md §2), split from schemas.ts for size.
  */
-import { DEAD_LETTER_SINK_RULE, ORDERED_DELIVERY_RULE, toCelValidation } from './cel-rules.js';
+import {
+  DEAD_LETTER_SINK_RULE,
+  ORDERED_DELIVERY_RULE,
+  SIGNING_SECRETS_RULE,
+  toCelValidation,
+} from './cel-rules.js';
 import {
   BACKOFF_KINDS,
   DELIVERY_MODES,
@@ -151,9 +156,24 @@ const deliverySchema = objectSchema(
       DELIVERY_MODES,
     ),
     signing: objectSchema(
-      'Sign deliveries (Standard Webhooks); omit to send unsigned.',
-      { secretRef: secretKeyRefSchema('The Secret key holding a whsec_… secret.') },
-      { required: ['secretRef'] },
+      'Sign deliveries (Standard Webhooks); omit to send unsigned. Every secret named signs: ' +
+        'one space-separated v1 signature each, secretRef first, then secretRefs in order.',
+      {
+        secretRef: secretKeyRefSchema('The Secret key holding a whsec_… secret.'),
+        secretRefs: {
+          type: 'array',
+          description: `Secret keys holding whsec_… secrets, each signing; several during a rotation (at most ${Limits.signingSecrets} with secretRef).`,
+          minItems: 1,
+          maxItems: Limits.signingSecrets,
+          items: secretKeyRefSchema('A Secret key holding a whsec_… secret.'),
+          'x-kubernetes-list-type': 'map',
+          'x-kubernetes-list-map-keys': ['name', 'key'],
+        },
+      },
+      {
+        minProperties: 1,
+        'x-kubernetes-validations': [toCelValidation(SIGNING_SECRETS_RULE)],
+      },
     ),
     timeout: durationSchema(
       describeDefault('Time allowed for one HTTP attempt.', Defaults.timeout),
@@ -182,6 +202,12 @@ const deliverySchema = objectSchema(
     ordering: enumSchema(
       describeDefault('ordered = one event in flight, in stream order.', Defaults.ordering),
       ORDERINGS,
+    ),
+    autoPauseAfter: durationSchema(
+      describeDefault(
+        'Pause delivery after only failed attempts for this long (events wait in the stream; `herald resume` or a spec edit resumes); 0s = never.',
+        Defaults.autoPauseAfter,
+      ),
     ),
   },
   { 'x-kubernetes-validations': [toCelValidation(ORDERED_DELIVERY_RULE)] },

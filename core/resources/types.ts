@@ -90,7 +90,11 @@ export interface SubscriptionSpec {
   sink: { uri: string; auth?: SinkAuth; verification?: 'none' | 'handshake' };
   delivery?: {
     mode?: 'binary' | 'structured';
-    signing?: { secretRef: SecretKeyRef };
+    /**
+     * Each secret named signs (secretRef first, then secretRefs in order): several during a
+     * rotation. At least one, at most Limits.signingSecrets (5) in all.
+     */
+    signing?: { secretRef?: SecretKeyRef; secretRefs?: SecretKeyRef[] };
     timeout?: string;
     retry?: {
       maxAttempts?: number;
@@ -103,6 +107,8 @@ export interface SubscriptionSpec {
     maxInFlight?: number;
     rateLimit?: { eventsPerSecond: number };
     ordering?: 'none' | 'ordered';
+    /** Pause after only failures for this long (`0s` = never); docs/delivery.md. */
+    autoPauseAfter?: string;
   };
   startFrom?: string;
   paused?: boolean;
@@ -149,6 +155,7 @@ export const Defaults = {
   retryAfterMax: '10m',
   maxInFlight: 16,
   ordering: 'none',
+  autoPauseAfter: '24h',
   startFrom: 'new',
   verification: 'none',
 } as const;

@@ -78,4 +78,21 @@ describe('herald sink', () => {
     assert.equal(delivery.event, undefined);
     assert.match(lines.join('\n'), /not a CloudEvent/);
   });
+
+  it('consents to the webhook validation handshake, so handshake subscriptions work with it', async () => {
+    const lines: string[] = [];
+    const sink = await startDemoSink({ port: 0, secrets: [], write: (l) => lines.push(l) });
+    try {
+      const res = await fetch(sink.url, {
+        method: 'OPTIONS',
+        headers: { 'WebHook-Request-Origin': 'herald' },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('webhook-allowed-origin'), 'herald');
+      assert.equal(res.headers.get('webhook-allowed-rate'), '*');
+      assert.match(lines.join('\n'), /validation handshake from herald/);
+    } finally {
+      await sink.stop();
+    }
+  });
 });

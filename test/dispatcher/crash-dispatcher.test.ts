@@ -94,7 +94,16 @@ describe('dispatcher SIGKILLed again and again while events flow', function () {
     const publishing = publishAll(js, ids, sink);
     const spawnDispatcher = (): HeraldProcess =>
       spawnHerald(
-        ['dispatcher', '--nats', nats.url, '--allow-private-sinks', '--log-level', 'debug'],
+        [
+          'dispatcher',
+          '--nats',
+          nats.url,
+          '--allow-private-sinks',
+          '--metrics-port',
+          '0',
+          '--log-level',
+          'debug',
+        ],
         { HERALD_CONFIG_KEY: configKey.toString('hex') },
       );
 

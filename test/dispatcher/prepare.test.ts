@@ -52,11 +52,17 @@ describe('prepareSubscription', () => {
     assert.equal(prepareSubscription(ordered, key, ua).concurrency, 1);
   });
 
-  it('lists settings it does not enforce yet', () => {
+  it('enforces the rate limit and prepares a handshake subscription (no longer refused)', () => {
     const sub = buildSubscription('shop', 'o', 'https://s.example/', {
-      delivery: { rateLimit: { eventsPerSecond: 5 }, deadLetterSinkUri: 'https://dead.example/' },
+      sink: { verification: 'handshake' },
+      delivery: { rateLimit: { eventsPerSecond: 5 } },
     });
-    assert.equal(prepareSubscription(sub, key, ua).notEnforced.length, 2);
+    const prepared = prepareSubscription(sub, key, ua);
+    assert.deepEqual(
+      prepared.notEnforced.filter((s) => s.includes('rateLimit')),
+      [],
+    );
+    assert.equal(prepared.config.sink.verification, 'handshake');
   });
 
   const refused: { name: string; sub: () => ReturnType<typeof base>; reason: string }[] = [
@@ -71,7 +77,25 @@ describe('prepareSubscription', () => {
       reason: NotDeliverableReason.InvalidFilter,
     },
     {
-      name: 'oauth2 sink auth',
+      name: 'an oauth2 tokenUrl that is not http(s)',
+      sub: () => ({
+        ...base(),
+        sink: {
+          ...base().sink,
+          auth: {
+            oauth2: {
+              tokenUrl: 'ftp://idp/',
+              clientId: 'c',
+              clientSecret: sealSecret(key, 's'),
+              scopes: [],
+            },
+          },
+        },
+      }),
+      reason: NotDeliverableReason.InvalidSink,
+    },
+    {
+      name: 'an oauth2 client secret sealed with another key',
       sub: () => ({
         ...base(),
         sink: {
@@ -80,18 +104,13 @@ describe('prepareSubscription', () => {
             oauth2: {
               tokenUrl: 'https://idp/',
               clientId: 'c',
-              clientSecret: sealSecret(key, 's'),
+              clientSecret: sealSecret(randomBytes(32), 's'),
               scopes: [],
             },
           },
         },
       }),
-      reason: NotDeliverableReason.UnsupportedFeature,
-    },
-    {
-      name: 'the validation handshake',
-      sub: () => ({ ...base(), sink: { ...base().sink, verification: 'handshake' } }),
-      reason: NotDeliverableReason.UnsupportedFeature,
+      reason: NotDeliverableReason.SecretUnavailable,
     },
     {
       name: 'a secret sealed with another key',

@@ -135,7 +135,7 @@ describe('examples/', () => {
     const subscription = byKind('Subscription')[0];
     assert.ok(subscription?.kind === 'Subscription');
     assert.equal(subscription.spec.sink.uri, 'http://127.0.0.1:8088/');
-    const ref = subscription.spec.delivery!.signing!.secretRef;
+    const ref = subscription.spec.delivery!.signing!.secretRef!;
     const signing = readSecretValue(find(ref.name), ref.key)!;
     assert.match(signing, /^whsec_[A-Za-z0-9+/]+={0,2}$/);
     assert.ok(Buffer.from(signing.slice('whsec_'.length), 'base64').length >= 24);

@@ -54,6 +54,7 @@ describe('compileResources defaults and schemas', () => {
         },
         maxInFlight: 16,
         ordering: 'none',
+        autoPauseAfterMs: 24 * 3_600_000,
       });
       assert.equal(sub?.startFrom, 'new');
       assert.equal(sub?.paused, false);

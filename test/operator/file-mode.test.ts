@@ -52,6 +52,18 @@ describe('operator in file mode', function () {
     assert.deepEqual((await h.jsm.streams.info('HERALD_ATTEMPTS')).config.subjects, [
       'herald.attempts.>',
     ]);
+    const redrive = (await h.jsm.streams.info('HERALD_REDRIVE')).config;
+    assert.deepEqual(redrive.subjects, ['herald.redrive.>']);
+    assert.equal(redrive.retention, 'workqueue');
+    // The dispatchers' shared durables: dead-letter sink delivery and redrive.
+    for (const [stream, durable] of [
+      ['HERALD_DLQ', 'herald-dlq-sink'],
+      ['HERALD_REDRIVE', 'herald-redrive'],
+    ] as const) {
+      const c = await h.consumerConfig(stream, durable);
+      assert.equal(c.ack_policy, 'explicit');
+      assert.equal(c.max_deliver, -1);
+    }
 
     for (const et of ['order-created', 'order-refunded']) {
       const c = await h.consumerConfig(`HERALD_EVT_shop_${et}`, 'partner-orders');

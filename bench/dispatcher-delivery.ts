@@ -1,0 +1,351 @@
+/**
+ * Dispatcher delivery (issue 4 item 13), all on this machine, in one run:
+ *   npx tsx bench/dispatcher-delivery.ts [--events 20000] [--in-flight 32] [--rounds 3]
+ *          [--latency-seconds 10] [--rate 1000] [--subscriptions 1000]
+ * 1. Rate: N signed 1 KiB events wait in a subscription's consumer; `herald dispatcher` (a
+ *    child process, ledger and attempt log on) delivers them to a sink process answering 204
+ *    with maxInFlight C. Baseline, same round: a bare Node client (undici Pool, C
+ *    connections, C requests in flight) posts the same bodies to the same sink. Reported:
+ *    events/s from the sink's first to last receipt, and the ratio.
+ * 2. Latency: events sent to the broker (in this process) at --rate per second; for each, the
+ *    time from the broker's 202 to the sink's receipt (both clocks are this machine's). p50/p99.
+ * 3. Memory: the dispatcher's RSS with --subscriptions subscriptions running (idle).
+ * Figures, not assertions. The sink runs in its own process (`--role sink`).
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { startBroker } from '../broker/main.js';
+import { generateConfigKey, parseConfigKey } from '../core/config/seal.js';
+import { createLogger } from '../core/logging.js';
+import { startOperator } from '../operator/main.js';
+import { startTestNatsServer } from '../test/support/nats-server.js';
+import { findFreePort, spawnHerald, type HeraldProcess } from '../test/support/processes.js';
+
+const flag = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(`--${name}`);
+  const v = at === -1 ? undefined : Number(process.argv[at + 1]);
+  return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
+function ask<T>(child: ChildProcess, cmd: string): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (m) => resolve(m as T));
+    child.send({ cmd });
+  });
+}
+
+interface SinkStats {
+  count: number;
+  first: number;
+  last: number;
+  receipts: [string, number][];
+}
+
+async function waitForCount(
+  sink: ChildProcess,
+  n: number,
+  timeoutMs = 300_000,
+): Promise<SinkStats> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await ask<SinkStats>(sink, 'stats');
+    if (s.count >= n) return s;
+    if (Date.now() > deadline) throw new Error(`sink got ${s.count} of ${n}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const rssOf = (pid: number): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
+const pct = (s: number[], p: number): number =>
+  s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+
+function resources(
+  sinkUrl: string,
+  subscriptions: number,
+  inFlight: number,
+  paused: boolean,
+): string {
+  const docs = [
+    `apiVersion: herald.dev/v1alpha1
+kind: EventType
+metadata: { name: order-created, namespace: bench }
+spec:
+  type: com.example.order.created
+  schema: { type: object, required: [orderId], properties: { orderId: { type: string }, pad: { type: string } } }
+  retention: { maxAge: 1h }`,
+    `apiVersion: herald.dev/v1alpha1
+kind: Producer
+metadata: { name: loader, namespace: bench }
+spec:
+  eventTypes: [order-created]
+  auth: { apiKeys: [{ secretRef: { name: creds, key: api-key } }] }`,
+    `apiVersion: v1
+kind: Secret
+metadata: { name: creds, namespace: bench }
+stringData: { api-key: bench-api-key-0123456789, secret: 'whsec_${randomBytes(32).toString('base64')}' }`,
+  ];
+  for (let i = 0; i < subscriptions; i++) {
+    docs.push(`apiVersion: herald.dev/v1alpha1
+kind: Subscription
+metadata: { name: sub-${i}, namespace: bench }
+spec:
+  eventTypes: [order-created]
+  sink: { uri: '${sinkUrl}' }
+  delivery: { maxInFlight: ${inFlight}, signing: { secretRef: { name: creds, key: secret } } }
+  paused: ${paused}`);
+  }
+  return docs.join('\n---\n');
+}
+
+const body = (id: string): string =>
+  JSON.stringify({
+    specversion: '1.0',
+    id,
+    source: 'https://bench.example/orders',
+    type: 'com.example.order.created',
+    datacontenttype: 'application/json',
+    data: { orderId: id, pad: 'x'.repeat(850) },
+  });
+
+async function main(): Promise<void> {
+  const EVENTS = flag('events', 20_000);
+  const IN_FLIGHT = flag('in-flight', 32);
+  const ROUNDS = flag('rounds', 3);
+  const LAT_SECONDS = flag('latency-seconds', 10);
+  const RATE = flag('rate', 1000);
+  const SUBSCRIPTIONS = flag('subscriptions', 1000);
+  const progress = (msg: string): boolean => process.stderr.write(`[bench] ${msg}\n`);
+  const self = fileURLToPath(import.meta.url);
+  const sink = fork(self, ['--role', 'sink'], { execArgv: ['--import', 'tsx'] });
+  const sinkPort = await new Promise<number>((r) =>
+    sink.once('message', (m) => r((m as { port: number }).port)),
+  );
+  const sinkUrl = `http://127.0.0.1:${sinkPort}/`;
+  progress(`sink on ${sinkUrl}`);
+  const nats = await startTestNatsServer();
+  const configKeyText = generateConfigKey();
+  const configKey = parseConfigKey(configKeyText);
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const quiet = new Writable({ write: (_c, _e, done) => done() });
+  const logger = (name: string) => createLogger(name, { level: 'error', destination: quiet });
+  writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, true));
+  const operator = await startOperator({
+    natsUrl: nats.url,
+    resourcesDir: dir,
+    configKey,
+    logger: logger('operator'),
+    watch: false,
+  });
+  const httpPort = await findFreePort();
+  const broker = await startBroker({
+    natsUrl: nats.url,
+    httpPort,
+    grpcPort: 0,
+    logger: logger('broker'),
+    configKey,
+  });
+  progress('operator and broker up');
+  const brokerPool = new Pool(`http://127.0.0.1:${httpPort}`, { connections: 64 });
+  const headers = {
+    'content-type': 'application/cloudevents+json',
+    authorization: 'Bearer bench-api-key-0123456789',
+  };
+  const send = async (id: string): Promise<number> => {
+    const res = await brokerPool.request({
+      method: 'POST',
+      path: '/events',
+      headers,
+      body: body(id),
+    });
+    await res.body.dump();
+    if (res.statusCode !== 202) throw new Error(`broker answered ${res.statusCode}`);
+    return performance.timeOrigin + performance.now();
+  };
+  const dispatcherArgs = [
+    'dispatcher',
+    '--nats',
+    nats.url,
+    '--allow-private-sinks',
+    '--metrics-port',
+    '0',
+    '--log-level',
+    'error',
+  ];
+  const startDispatcherProcess = (): HeraldProcess =>
+    spawnHerald(dispatcherArgs, { HERALD_CONFIG_KEY: configKeyText });
+
+  // 1. Rate, alternating with the bare client.
+  const herald: number[] = [];
+  const bare: number[] = [];
+  const bodies = Array.from({ length: EVENTS }, (_, i) => body(`bare-${i}`));
+  for (let round = 0; round < ROUNDS; round++) {
+    await ask(sink, 'reset');
+    const pool = new Pool(sinkUrl, { connections: IN_FLIGHT, pipelining: 1 });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < bodies.length) {
+          const b = bodies[next++]!;
+          const res = await pool.request({
+            method: 'POST',
+            path: '/',
+            headers: {
+              'content-type': 'application/cloudevents+json',
+              'webhook-id': 'msg_x',
+              'webhook-timestamp': '1',
+              'webhook-signature': 'v1,x',
+            },
+            body: b,
+          });
+          await res.body.dump();
+        }
+      }),
+    );
+    const b = await waitForCount(sink, EVENTS);
+    progress(`round ${round}: bare client done`);
+    bare.push((EVENTS - 1) / ((b.last - b.first) / 1000));
+    await pool.close();
+
+    // Paused subscription: the events wait in its consumer.
+    writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, true));
+    await operator.applyNow();
+    let sent = 0;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (sent < EVENTS) await send(`r${round}-${sent++}`);
+      }),
+    );
+    progress(`round ${round}: ${EVENTS} events stored`);
+    await ask(sink, 'reset');
+    const d = startDispatcherProcess();
+    writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, false));
+    await operator.applyNow();
+    const h = await waitForCount(sink, EVENTS);
+    herald.push((EVENTS - 1) / ((h.last - h.first) / 1000));
+    progress(`round ${round}: dispatcher done`);
+    await d.stop();
+  }
+
+  // 2. Latency at RATE events/s.
+  await ask(sink, 'reset');
+  const d = startDispatcherProcess();
+  // Warm up until the dispatcher delivers (its process and loops have started).
+  for (let i = 0; (await ask<SinkStats>(sink, 'stats')).count === 0; i++) {
+    await send(`warm-${i}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  await ask(sink, 'reset');
+  await ask(sink, 'track');
+  const accepted = new Map<string, number>();
+  const total = RATE * LAT_SECONDS;
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const id = `lat-${i}`;
+    inflight.push(send(id).then((at) => void accepted.set(id, at)));
+  }
+  await Promise.all(inflight);
+  const achieved = total / ((performance.now() - start) / 1000);
+  const s = await waitForCount(sink, total);
+  const lat = s.receipts
+    .map(([id, at]) => at - (accepted.get(id) ?? NaN))
+    .filter((x) => Number.isFinite(x))
+    .sort((a, b) => a - b);
+  const dispatcherRssUnderLoad = rssOf(d.child.pid!);
+  await d.stop();
+
+  // 3. Memory with many subscriptions (idle: nothing to deliver).
+  writeFileSync(join(dir, 'all.yaml'), resources('http://127.0.0.1:9/', SUBSCRIPTIONS, 16, false));
+  await operator.applyNow();
+  const many = startDispatcherProcess();
+  await new Promise((r) => setTimeout(r, 5000 + SUBSCRIPTIONS * 5));
+  const rssMany = rssOf(many.child.pid!);
+  await many.stop();
+
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  const ratios = herald.map((h, i) => h / bare[i]!);
+  const cpu = cpus();
+  console.log(
+    `command: npx tsx bench/dispatcher-delivery.ts --events ${EVENTS} --in-flight ${IN_FLIGHT} --rounds ${ROUNDS} --latency-seconds ${LAT_SECONDS} --rate ${RATE} --subscriptions ${SUBSCRIPTIONS}`,
+  );
+  console.log(
+    `machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${mib(totalmem())} RAM, node ${process.version}; nats-server, sink and dispatcher are separate processes on it`,
+  );
+  console.log(`delivery rate, herald (signed, ledger, attempt log): ${fmt(herald)} events/s`);
+  console.log(
+    `delivery rate, bare undici client, same bodies and concurrency: ${fmt(bare)} events/s`,
+  );
+  console.log(`ratio per round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (target ≥ 0.5)`);
+  console.log(
+    `latency 202 → sink receipt at ${achieved.toFixed(0)} events/s offered (${lat.length} events): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${lat[lat.length - 1]!.toFixed(1)} ms (targets 5 / 25 ms)`,
+  );
+  console.log(
+    `dispatcher RSS: under the latency load ${mib(dispatcherRssUnderLoad)}; with ${SUBSCRIPTIONS} idle subscriptions ${mib(rssMany)}`,
+  );
+
+  await brokerPool.close();
+  await broker.stop();
+  await operator.stop();
+  await nats.stop();
+  sink.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The sink process: 204 to everything; reports receipts to the parent. */
+if (
+  process.argv.includes('--role') &&
+  process.argv[process.argv.indexOf('--role') + 1] === 'sink'
+) {
+  let count = 0;
+  let first = 0;
+  let last = 0;
+  let track = false;
+  const receipts: [string, number][] = [];
+  const server = createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      const at = performance.timeOrigin + performance.now();
+      if (count === 0) first = at;
+      count++;
+      last = at;
+      if (track) receipts.push([String(req.headers['ce-id']), at]);
+      res.writeHead(204).end();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () =>
+    process.send!({ port: (server.address() as AddressInfo).port }),
+  );
+  process.on('message', (m: { cmd: string }) => {
+    if (m.cmd === 'reset') {
+      count = 0;
+      receipts.length = 0;
+      track = false;
+      process.send!({ ok: true });
+    } else if (m.cmd === 'track') {
+      track = true;
+      process.send!({ ok: true });
+    } else if (m.cmd === 'stats') {
+      process.send!({ count, first, last, receipts: track ? receipts : [] });
+    }
+  });
+} else {
+  await main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
