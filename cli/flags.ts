@@ -60,6 +60,52 @@ export const FLAGS = {
     type: 'string',
     help: 'comma-separated CIDRs, IPs or host names webhooks may reach even when private',
   },
+  'webhook-origin': {
+    env: 'HERALD_WEBHOOK_ORIGIN',
+    type: 'string',
+    help: 'DNS name sent as WebHook-Request-Origin in the webhook validation handshake (default herald)',
+  },
+  'attempts-log': {
+    env: 'HERALD_ATTEMPTS_LOG',
+    type: 'string',
+    default: 'true',
+    help: 'record every delivery attempt in HERALD_ATTEMPTS, for `herald attempts` (true|false)',
+  },
+  kubeconfig: {
+    env: 'KUBECONFIG',
+    type: 'string',
+    help: 'kubeconfig file (default: the pod’s service account, else ~/.kube/config)',
+  },
+  'leader-elect': {
+    env: 'HERALD_LEADER_ELECT',
+    type: 'string',
+    default: 'true',
+    help: 'hold a coordination.k8s.io Lease so that one operator replica reconciles (true|false)',
+  },
+  'lease-namespace': {
+    env: 'HERALD_NAMESPACE',
+    type: 'string',
+    default: 'default',
+    help: 'namespace of the leader election Lease (the chart sets the pod’s namespace)',
+  },
+  'lease-duration': {
+    env: 'HERALD_LEASE_DURATION',
+    type: 'string',
+    default: '15s',
+    help: 'how long a leader’s Lease holds without renewal',
+  },
+  'resync-interval': {
+    env: 'HERALD_RESYNC_INTERVAL',
+    type: 'string',
+    default: '5m',
+    help: 'reconcile every resource this often, repairing drift in JetStream',
+  },
+  'metrics-port': {
+    env: 'HERALD_METRICS_PORT',
+    type: 'string',
+    default: '9090',
+    help: 'port serving /metrics, /healthz and /readyz (0 = any free port)',
+  },
   'config-key-file': {
     env: 'HERALD_CONFIG_KEY_FILE',
     type: 'string',
@@ -109,6 +155,7 @@ export interface CommandSpec {
 export type FlagValues = Partial<Record<FlagName, string | boolean>>;
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
 
 /** Parses argv for one command: flag, else env var, else the command's or table's default. */
 export function parseCommandFlags(
@@ -165,6 +212,21 @@ export function readPort(values: FlagValues, name: FlagName): number {
     );
   }
   return port;
+}
+
+/** An on/off flag that defaults to on, so it takes a value: `--attempts-log=false`. */
+export function readSwitch(values: FlagValues, name: FlagName): boolean {
+  const value = values[name];
+  if (typeof value === 'boolean') return value;
+  const text = String(value ?? '')
+    .trim()
+    .toLowerCase();
+  if (TRUE_WORDS.has(text)) return true;
+  if (FALSE_WORDS.has(text)) return false;
+  throw new HeraldError(
+    ErrorCode.Usage,
+    `--${name} must be true or false (or on/off, yes/no, 1/0), got "${String(value)}"`,
+  );
 }
 
 const BYTE_SIZE = /^(\d+)(Ki|Mi)?$/;

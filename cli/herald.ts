@@ -8,15 +8,20 @@ import { RegistryAccess } from '../broker/registry.js';
 import { createLogger } from '../core/logging.js';
 import { isHeraldError } from '../core/errors.js';
 import { startDispatcher } from '../dispatcher/main.js';
-import { startOperator } from '../operator/main.js';
+import { runAttemptsCommand } from './attempts-command.js';
 import { loadConfigKey } from './config-key.js';
 import { startDemoSink } from './demo-sink.js';
+import { startMetricsServer } from './metrics-server.js';
+import { startOperatorCommand } from './operator-command.js';
+import { runDlqCommand } from './dlq-command.js';
+import { runResumeCommand, runStatusCommand } from './status-command.js';
 import {
   formatCommandHelp,
   parseCommandArgs,
   readByteSize,
   readList,
   readPort,
+  readSwitch,
   type CommandSpec,
   type FlagValues,
 } from './flags.js';
@@ -37,6 +42,8 @@ const COMMANDS = {
       'allow-private-sinks',
       'blocked-cidrs',
       'allowed-cidrs',
+      'webhook-origin',
+      'attempts-log',
       'max-body-bytes',
       'public-registry',
       'log-level',
@@ -50,8 +57,19 @@ const COMMANDS = {
   },
   operator: {
     summary:
-      'Compile EventTypes, Producers and Subscriptions into the NATS config bucket, streams and consumers. With --resources DIR it reads YAML files (file mode).',
-    flags: ['nats', 'resources', 'config-key-file', 'log-level'],
+      'Compile EventTypes, Producers and Subscriptions into the NATS config bucket, streams and consumers, and report their status. Reads the Kubernetes API like kubectl; with --resources DIR it reads YAML files instead (file mode).',
+    flags: [
+      'nats',
+      'resources',
+      'kubeconfig',
+      'leader-elect',
+      'lease-namespace',
+      'lease-duration',
+      'resync-interval',
+      'metrics-port',
+      'config-key-file',
+      'log-level',
+    ],
   },
   broker: {
     summary: 'Accept CloudEvents over HTTP (POST /events), authenticate, validate and store them.',
@@ -72,9 +90,33 @@ const COMMANDS = {
       'allow-private-sinks',
       'blocked-cidrs',
       'allowed-cidrs',
+      'webhook-origin',
+      'attempts-log',
+      'metrics-port',
       'config-key-file',
       'log-level',
     ],
+  },
+  attempts: {
+    summary:
+      'Print a Subscription’s latest delivery attempts from HERALD_ATTEMPTS. One line each: time, event, attempt, outcome, HTTP status or failure, latency, error and response excerpt (or --json lines).',
+    flags: ['nats', 'subscription', 'since', 'limit', 'json'],
+  },
+  dlq: {
+    summary:
+      'List a Subscription’s dead letters (list), or queue them for redelivery to its current sink (redrive). Both take the same selection: --since and --limit.',
+    flags: ['nats', 'subscription', 'since', 'limit', 'json'],
+    positionals: 'list|redrive',
+  },
+  status: {
+    summary:
+      'Print each Subscription’s endpoint health: paused or not (and why), consecutive failures, last status, last success and last failure.',
+    flags: ['nats', 'subscription', 'json'],
+  },
+  resume: {
+    summary:
+      'Resume a Subscription paused by its endpoint’s health (410 Gone, or autoPauseAfter): delivery continues from where it stopped.',
+    flags: ['nats', 'subscription'],
   },
   sink: {
     summary: 'A demo webhook receiver: prints each delivery and whether its signature verifies.',
@@ -142,30 +184,18 @@ async function startCommand(
         allowPrivateSinks: values['allow-private-sinks'] === true,
         blockedCidrs: readList(values, 'blocked-cidrs'),
         allowedCidrs: readList(values, 'allowed-cidrs'),
+        ...(typeof values['webhook-origin'] === 'string' && {
+          webhookOrigin: values['webhook-origin'],
+        }),
+        attemptsLog: readSwitch(values, 'attempts-log'),
         maxBodyBytes: readByteSize(values, 'max-body-bytes'),
         publicRegistry: values['public-registry'] === true,
         logLevel: level,
       });
       return running.stop;
     }
-    case 'operator': {
-      if (typeof values.resources !== 'string') {
-        throw new Error(
-          'herald operator needs --resources DIR (file mode); the Kubernetes mode is not available in this release',
-        );
-      }
-      const op = await startOperator({
-        natsUrl: requireNats(values, name),
-        resourcesDir: values.resources,
-        configKey: loadConfigKey(
-          env.HERALD_CONFIG_KEY,
-          values['config-key-file'] as string | undefined,
-        ),
-        logger: createLogger('operator', { level }),
-        watch: true,
-      });
-      return () => op.stop();
-    }
+    case 'operator':
+      return startOperatorCommand(values, env, requireNats(values, name), level);
     case 'broker': {
       const broker = await startBroker({
         natsUrl: requireNats(values, name),
@@ -194,9 +224,32 @@ async function startCommand(
         allowPrivateSinks: values['allow-private-sinks'] === true,
         blockedCidrs: readList(values, 'blocked-cidrs'),
         allowedCidrs: readList(values, 'allowed-cidrs'),
+        ...(typeof values['webhook-origin'] === 'string' && {
+          webhookOrigin: values['webhook-origin'],
+        }),
+        attemptsLog: readSwitch(values, 'attempts-log'),
       });
-      return () => d.stop();
+      const metrics = await startMetricsServer({
+        port: readPort(values, 'metrics-port'),
+        registries: () => [d.registry],
+      });
+      return async () => {
+        await d.stop();
+        await metrics.stop();
+      };
     }
+    case 'attempts':
+      return runAttemptsCommand({ values, usage: formatCommandHelp(name, COMMANDS.attempts) });
+    case 'dlq':
+      return runDlqCommand({
+        values,
+        positionals,
+        usage: formatCommandHelp(name, COMMANDS.dlq),
+      });
+    case 'status':
+      return runStatusCommand({ values, usage: formatCommandHelp(name, COMMANDS.status) });
+    case 'resume':
+      return runResumeCommand({ values, usage: formatCommandHelp(name, COMMANDS.resume) });
     case 'sink': {
       const secrets =
         typeof values.secret === 'string' ? values.secret.split(/[\s,]+/).filter(Boolean) : [];

@@ -105,6 +105,8 @@ export interface Env {
   ajv: Ajv2020;
   /** API key hash → `namespace/name` of the first Producer (in compile order) declaring it. */
   apiKeyOwners: Map<string, string>;
+  /** Schema digest → compile error (null = compiles), kept across compiles by a long-lived operator. */
+  schemaVerdicts?: Map<string, string | null>;
 }
 
 export const idOf = (namespace: string, name: string): string => `${namespace}/${name}`;

@@ -95,17 +95,28 @@ export function digestSchema(schema: Record<string, unknown> | undefined): strin
 
 function checkSchema(env: Env, ctx: ResourceContext, schema: Record<string, unknown>): void {
   // Compiled as the broker compiles it (same ajv options, top-level $id dropped), so a schema
-  // accepted here is one the broker can use.
-  const { $id: _id, ...withoutId } = schema;
-  try {
-    env.ajv.compile(withoutId);
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
+  // accepted here is one the broker can use. A long-lived operator remembers each verdict by
+  // digest and drops the compiled schema: ajv would otherwise keep every version it saw.
+  const digest = env.schemaVerdicts ? digestSchema(schema) : '';
+  let detail = env.schemaVerdicts?.get(digest);
+  if (detail === undefined) {
+    const { $id: _id, ...withoutId } = schema;
+    try {
+      env.ajv.compile(withoutId);
+      detail = null;
+      if (env.schemaVerdicts) env.ajv.removeSchema(withoutId);
+    } catch (err) {
+      detail = err instanceof Error ? err.message : String(err);
+    }
+    env.schemaVerdicts?.set(digest, detail);
+  }
+  if (detail !== null) {
     ctx.fail(ProblemReason.InvalidSchema, `spec.schema does not compile: ${detail}`, 'spec.schema');
   }
 }
 
-function compileEventType(
+/** Compiles one EventType; `typeOwner` says which EventType owns each (namespace, type). */
+export function compileEventType(
   env: Env,
   r: EventType,
   typeOwner: Map<string, string>,
@@ -171,7 +182,8 @@ function compileEventType(
   };
 }
 
-function compileProducer(env: Env, r: Producer): CompiledProducer | undefined {
+/** Compiles one Producer against the EventTypes and API key owners in `env`. */
+export function compileProducer(env: Env, r: Producer): CompiledProducer | undefined {
   const namespace = namespaceOf(r);
   const ctx = new ResourceContext(Kind.Producer, namespace, r.metadata.name, env.problems);
   const { spec } = r;

@@ -23,8 +23,12 @@ import {
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { CompiledConfig } from '../core/config/model.js';
+import { openDeliveryStateBucket } from '../core/delivery-state.js';
 import type { Logger } from '../core/logging.js';
 import {
+  consumerNameFor,
+  DELIVERY_STATE_BUCKET_DESCRIPTION,
+  DELIVERY_STATE_STREAM,
   EVENT_STREAM_PREFIX,
   LEDGER_BUCKET,
   LEDGER_BUCKET_DESCRIPTION,
@@ -34,6 +38,7 @@ import {
 import {
   buildConsumerConfig,
   buildStreamConfig,
+  buildSystemConsumerConfigs,
   buildSystemStreamConfigs,
   findConsumerConflicts,
   findConsumerDrift,
@@ -128,7 +133,8 @@ export function mergeReports(a: ApplyReport, b: ApplyReport): ApplyReport {
 const hasCode = (err: unknown, code: number): boolean =>
   err instanceof JetStreamApiError && err.code === code;
 
-class TopologyApplier {
+/** Per-object steps, recorded in one report (also used by jetstream-resource-apply.ts). */
+export class TopologyApplier {
   readonly report: ApplyReport = emptyReport();
   /** Streams that could not be made to exist: their consumers are skipped. */
   private readonly missingStreams = new Set<string>();
@@ -273,6 +279,32 @@ class TopologyApplier {
     });
   }
 
+  /**
+   * The endpoint-health bucket (core/delivery-state.ts), made as the dispatcher makes it;
+   * only its replicas and description are kept in line.
+   */
+  async ensureDeliveryStateBucket(replicas: number): Promise<void> {
+    const ref: TopologyChange = { object: 'stream', stream: DELIVERY_STATE_STREAM };
+    await this.guard(ref, async () => {
+      let actual: StreamConfig;
+      try {
+        actual = (await this.jsm.streams.info(DELIVERY_STATE_STREAM)).config;
+      } catch (err) {
+        if (!hasCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
+        await openDeliveryStateBucket(this.jsm.jetstream(), replicas);
+        this.record('created', ref, 'delivery state bucket created');
+        return;
+      }
+      const desired = { num_replicas: replicas, description: DELIVERY_STATE_BUCKET_DESCRIPTION };
+      const drift = (Object.keys(desired) as (keyof typeof desired)[]).filter(
+        (f) => desired[f] !== actual[f],
+      );
+      if (drift.length === 0) return;
+      await this.jsm.streams.update(DELIVERY_STATE_STREAM, desired);
+      this.record('updated', { ...ref, fields: drift }, 'delivery state bucket updated');
+    });
+  }
+
   keepStream(stream: string, message: string): void {
     this.record('kept', { object: 'stream', stream, message }, 'stream kept');
   }
@@ -288,6 +320,35 @@ class TopologyApplier {
       if (parsed) found.push({ name: si.config.name, ...parsed });
     }
     return found;
+  }
+
+  /**
+   * Deletes the consumers Subscription `namespace/name` owns (by description) on the given
+   * streams. The caller names the streams it may have used (from its status and spec): listing
+   * every stream per Subscription would make a cold start quadratic.
+   */
+  async removeOwnedConsumers(
+    namespace: string,
+    name: string,
+    onStreams: Iterable<string>,
+  ): Promise<void> {
+    const owner = `${namespace}/${name}`;
+    const durable = consumerNameFor(name);
+    for (const stream of new Set(onStreams)) {
+      const ref: TopologyChange = { object: 'consumer', stream, consumer: durable };
+      await this.guard(ref, async () => {
+        try {
+          const info = await this.jsm.consumers.info(stream, durable);
+          if (parseConsumerDescription(info.config.description) !== owner) return;
+          await this.jsm.consumers.delete(stream, durable);
+        } catch (err) {
+          if (hasCode(err, JetStreamApiCodes.ConsumerNotFound)) return;
+          if (hasCode(err, JetStreamApiCodes.StreamNotFound)) return;
+          throw err;
+        }
+        this.record('deleted', ref, 'consumer deleted');
+      });
+    }
   }
 
   /**
@@ -340,7 +401,9 @@ export async function ensureTopology(
 ): Promise<ApplyReport> {
   const applier = new TopologyApplier(jsm, options.logger);
   for (const s of buildSystemStreamConfigs(options.systemReplicas)) await applier.ensureStream(s);
+  for (const c of buildSystemConsumerConfigs()) await applier.ensureConsumer(c.stream, c.consumer);
   await applier.ensureLedgerBucket(options.systemReplicas ?? 1, options.ledgerWindowMs);
+  await applier.ensureDeliveryStateBucket(options.systemReplicas ?? 1);
   for (const et of config.eventTypes) await applier.ensureStream(buildStreamConfig(et));
   for (const sub of config.subscriptions) {
     for (const c of sub.consumers)

@@ -19,8 +19,11 @@ export interface TestNatsServer {
   readonly process: NatsServerProcess;
   /** A client connection, closed by stop(). */
   connect(): Promise<NatsConnection>;
-  /** Crash the server (SIGKILL), keeping the store, then start it again on the same port. */
-  restart(opts?: { kill?: boolean }): Promise<void>;
+  /**
+   * Stops the server (SIGKILL with `kill`), keeping the store, runs `whileDown` if given (an
+   * outage), then starts it again on the same port.
+   */
+  restart(opts?: { kill?: boolean; whileDown?: () => Promise<void> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,10 +48,14 @@ export async function startTestNatsServer(): Promise<TestNatsServer> {
       connections.push(nc);
       return nc;
     },
-    async restart({ kill = false } = {}) {
+    async restart({ kill = false, whileDown } = {}) {
       const port = proc.port;
       await (kill ? proc.kill() : proc.stop());
-      proc = await startNatsServer({ storeDir, binary, port });
+      try {
+        await whileDown?.();
+      } finally {
+        proc = await startNatsServer({ storeDir, binary, port });
+      }
     },
     async stop() {
       await Promise.allSettled(connections.map((nc) => nc.close()));
