@@ -51,6 +51,11 @@ export interface DeliveryState {
   pausedGeneration?: number;
   /** When the last pause was lifted. */
   resumedAt?: string;
+  /**
+   * The webhook validation handshake (sink.verification: handshake), as the last dispatcher to
+   * ask saw it: `verified`, `pending` or `refused`, why, and since when.
+   */
+  sinkVerification?: { status: string; reason: string; message: string; since: string };
   updatedAt: string;
 }
 

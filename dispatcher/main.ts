@@ -9,7 +9,13 @@ import { connect } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { openConfigBucket, watchConfig, type ConfigChange } from '../core/config/kv.js';
 import type { Logger } from '../core/logging.js';
-import { openDeliveryStateBucket, watchDeliveryStates } from '../core/delivery-state.js';
+import {
+  createDeliveryState,
+  openDeliveryStateBucket,
+  toTime,
+  updateDeliveryState,
+  watchDeliveryStates,
+} from '../core/delivery-state.js';
 import { ConfigKeyPrefix } from '../core/topology.js';
 import { AttemptsLog } from './attempts-log.js';
 import { startDeadLetterLoops } from './dead-letter-loops.js';
@@ -112,12 +118,33 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
     const sinks = new SinkClients({ policy, logger });
     const attemptsLog =
       options.attemptsLog === false ? undefined : new AttemptsLog({ nc, metrics, logger });
+    const stateKv = await openDeliveryStateBucket(js);
+    // Each verification change goes to the subscription's delivery state, where the operator
+    // reads it for the SinkVerified condition.
+    const recordVerification = (id: string, state: VerificationState): void => {
+      options.onVerification?.(id, state);
+      const [namespace = '', name = ''] = id.split('/');
+      const generation = watch.cache.findSubscription(namespace, name)?.generation ?? 1;
+      const now = Date.now();
+      void updateDeliveryState(stateKv, namespace, name, (current) => ({
+        ...(current ?? createDeliveryState(namespace, name, generation, now)),
+        sinkVerification: {
+          status: state.status,
+          reason: state.reason,
+          message: state.message,
+          since: toTime(state.since),
+        },
+        updatedAt: toTime(now),
+      })).catch((err: unknown) =>
+        logger.warn({ err, subscription: id }, 'cannot record the sink verification'),
+      );
+    };
     // The handshake first: no token is spent on a sink that has not consented.
     const handshake = new HandshakeHook({
       sinks,
       origin: webhookOrigin,
       logger,
-      ...(options.onVerification && { onVerification: options.onVerification }),
+      onVerification: recordVerification,
       ...(options.handshakeRetry && { retry: options.handshakeRetry }),
     });
     const rateLimit = new RateLimitHook({ capOf: (sub) => handshake.grantedRateOf(sub) });
@@ -125,7 +152,6 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
     if (attemptsLog) hooks.push(attemptsLog);
     // Endpoint health: records outcomes in KV, pauses on 410 and after autoPauseAfter of
     // failures; every replica watches the records, so a paused subscription runs nowhere.
-    const stateKv = await openDeliveryStateBucket(js);
     const states = await watchDeliveryStates(stateKv, (err) =>
       logger.error({ err }, 'delivery state watch error'),
     );

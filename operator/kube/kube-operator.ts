@@ -166,11 +166,16 @@ class KubeOperator implements RunningKubeOperator {
       events,
       logger: this.log,
       readDelivery: (ns: string, name: string, generation: number) => {
-        const delivery = buildDeliveryStatus(
-          this.deliveryStates?.view.get(ns, name)?.state,
-          generation,
-        );
-        return Promise.resolve(delivery && { delivery });
+        const state = this.deliveryStates?.view.get(ns, name)?.state;
+        const delivery = buildDeliveryStatus(state, generation);
+        const verification = state?.sinkVerification;
+        return Promise.resolve({
+          ...(delivery && { delivery }),
+          ...(verification && {
+            sinkVerified: verification.status === 'verified',
+            sinkMessage: verification.message,
+          }),
+        });
       },
       onReady: (kind, r) => this.observeReady(kind, r),
     });

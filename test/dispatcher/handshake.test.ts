@@ -11,6 +11,7 @@ import {
   VerificationStatus,
   type VerificationState,
 } from '../../dispatcher/handshake.js';
+import { openDeliveryStateBucket, readDeliveryState } from '../../core/delivery-state.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import {
   buildSubscription,
@@ -126,6 +127,13 @@ describe('dispatcher webhook validation handshake', function () {
       states.filter(([s]) => s === id).map(([, s]) => s.status),
       [VerificationStatus.Pending, VerificationStatus.Verified],
     );
+    // Recorded for the operator's SinkVerified condition.
+    const stateKv = await openDeliveryStateBucket(h.js);
+    const recorded = await waitFor(async () => {
+      const st = (await readDeliveryState(stateKv, ns, 'orders'))?.state;
+      return st?.sinkVerification?.status === 'verified' ? st : undefined;
+    }, 'the verification in the delivery state');
+    assert.match(recorded.sinkVerification?.message ?? '', /127\.0\.0\.1/);
   });
 
   it('takes `*` as consent; no WebHook-Request-Rate without a rate limit', async () => {
