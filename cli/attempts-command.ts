@@ -21,11 +21,16 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { isTimestamp } from '../core/cloudevents/value-formats.js';
-import { isDuration, parseDuration } from '../core/duration.js';
 import { ATTEMPTS_STREAM, attemptsSubjectFor } from '../core/topology.js';
 import type { AttemptLogEntry } from '../dispatcher/attempts-log.js';
 import type { FlagValues } from './flags.js';
+import {
+  parseSince,
+  readLimit,
+  readNatsUrl,
+  readSubscriptionId,
+  UsageError,
+} from './inspect-args.js';
 
 export interface AttemptsCommandOptions {
   values: FlagValues;
@@ -46,10 +51,6 @@ export interface AttemptsQuery {
   json: boolean;
 }
 
-class UsageError extends Error {}
-
-const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
-const SUBSCRIPTION_ID = new RegExp(`^(${DNS_LABEL})/(${DNS_LABEL})$`);
 /** Widest error/excerpt cell in the table; `--json` shows everything. */
 const DETAIL_CHARS = 100;
 const EVENT_ID_CHARS = 36;
@@ -109,45 +110,17 @@ export async function runAttemptsCommand(options: AttemptsCommandOptions): Promi
 }
 
 export function parseAttemptsArgs(values: FlagValues, nowMs: number): AttemptsQuery {
-  const natsUrl = values.nats;
-  if (typeof natsUrl !== 'string' || !natsUrl) {
-    throw new UsageError('--nats URL (or NATS_URL) is required');
-  }
-  const id = values.subscription;
-  if (typeof id !== 'string' || !id) {
-    throw new UsageError('--subscription NAMESPACE/NAME is required');
-  }
-  const match = SUBSCRIPTION_ID.exec(id);
-  if (!match) {
-    throw new UsageError(`--subscription must be NAMESPACE/NAME (two DNS labels), got "${id}"`);
-  }
-  const limitText = String(values.limit ?? '100');
-  const limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new UsageError(`--limit must be a positive whole number, got "${limitText}"`);
-  }
+  const natsUrl = readNatsUrl(values);
+  const { namespace, name } = readSubscriptionId(values);
   const query: AttemptsQuery = {
     natsUrl,
-    namespace: match[1] as string,
-    name: match[2] as string,
-    limit,
+    namespace,
+    name,
+    limit: readLimit(values),
     json: values.json === true,
   };
-  if (typeof values.since === 'string') query.since = parseSinceFlag(values.since, nowMs);
+  if (typeof values.since === 'string') query.since = parseSince(values.since, nowMs);
   return query;
-}
-
-/** `--since`: an RFC 3339 time, or a duration ago (`15m`, `2h`, `1h30m`). */
-function parseSinceFlag(text: string, nowMs: number): Date {
-  const trimmed = text.trim();
-  if (isTimestamp(trimmed)) {
-    const ms = Date.parse(trimmed);
-    if (!Number.isNaN(ms)) return new Date(ms);
-  }
-  if (isDuration(trimmed)) return new Date(nowMs - parseDuration(trimmed));
-  throw new UsageError(
-    `--since must be an RFC 3339 time (2024-05-01T12:00:00Z) or a duration ago (15m, 2h), got "${text}"`,
-  );
 }
 
 export interface AttemptsRead {

@@ -15,9 +15,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { decodeStructured, encodeStructured } from '../core/cloudevents/index.js';
 import { MediaType } from '../core/cloudevents/types.js';
-import { isTimestamp } from '../core/cloudevents/value-formats.js';
 import type { CompiledSubscription } from '../core/config/model.js';
-import { isDuration, parseDuration } from '../core/duration.js';
 import {
   CONFIG_BUCKET,
   ConfigKeyPrefix,
@@ -36,6 +34,13 @@ import {
   type StoredDeadLetter,
 } from './dlq-read.js';
 import type { FlagValues } from './flags.js';
+import {
+  parseSince,
+  readLimit,
+  readNatsUrl,
+  readSubscriptionId,
+  UsageError,
+} from './inspect-args.js';
 
 export interface DlqCommandOptions {
   values: FlagValues;
@@ -58,10 +63,6 @@ interface DlqQuery {
   json: boolean;
 }
 
-class UsageError extends Error {}
-
-const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
-const SUBSCRIPTION_ID = new RegExp(`^(${DNS_LABEL})/(${DNS_LABEL})$`);
 /** Publishes in flight at once while queueing a redrive. */
 const REDRIVE_PIPELINE = 64;
 
@@ -106,44 +107,18 @@ function parseDlqArgs(values: FlagValues, positionals: string[], nowMs: number):
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  const natsUrl = values.nats;
-  if (typeof natsUrl !== 'string' || !natsUrl)
-    throw new UsageError('--nats URL (or NATS_URL) is required');
-  const id = values.subscription;
-  if (typeof id !== 'string' || !id)
-    throw new UsageError('--subscription NAMESPACE/NAME is required');
-  const match = SUBSCRIPTION_ID.exec(id);
-  if (!match) {
-    throw new UsageError(`--subscription must be NAMESPACE/NAME (two DNS labels), got "${id}"`);
-  }
-  const limitText = String(values.limit ?? '100');
-  const limit = /^\d+$/.test(limitText) ? Number(limitText) : NaN;
-  if (!Number.isSafeInteger(limit) || limit < 1) {
-    throw new UsageError(`--limit must be a positive whole number, got "${limitText}"`);
-  }
+  const natsUrl = readNatsUrl(values);
+  const { namespace, name } = readSubscriptionId(values);
   const query: DlqQuery = {
     action,
     natsUrl,
-    namespace: match[1] as string,
-    name: match[2] as string,
-    limit,
+    namespace,
+    name,
+    limit: readLimit(values),
     json: values.json === true,
   };
   if (typeof values.since === 'string') query.since = parseSince(values.since, nowMs);
   return query;
-}
-
-/** `--since`: an RFC 3339 time, or a duration ago (`15m`, `2h`, `1h30m`). */
-export function parseSince(text: string, nowMs: number): Date {
-  const trimmed = text.trim();
-  if (isTimestamp(trimmed)) {
-    const ms = Date.parse(trimmed);
-    if (!Number.isNaN(ms)) return new Date(ms);
-  }
-  if (isDuration(trimmed)) return new Date(nowMs - parseDuration(trimmed));
-  throw new UsageError(
-    `--since must be an RFC 3339 time (2024-05-01T12:00:00Z) or a duration ago (15m, 2h), got "${text}"`,
-  );
 }
 
 async function listDeadLetters(

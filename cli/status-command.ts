@@ -22,6 +22,7 @@ import {
 } from '../core/delivery-state.js';
 import { CONFIG_BUCKET, ConfigKeyPrefix, parseConfigKey } from '../core/topology.js';
 import type { FlagValues } from './flags.js';
+import { readNatsUrl, readSubscriptionId, UsageError } from './inspect-args.js';
 
 export interface StatusCommandOptions {
   values: FlagValues;
@@ -58,10 +59,6 @@ export interface SubscriptionStatusLine {
   delivery?: DeliveryState;
 }
 
-class UsageError extends Error {}
-
-const DNS_LABEL = '[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?';
-const SUBSCRIPTION_ID = new RegExp(`^(${DNS_LABEL})/(${DNS_LABEL})$`);
 const REASON_CHARS = 100;
 
 interface Parsed {
@@ -71,24 +68,11 @@ interface Parsed {
 }
 
 function parseArgs(values: FlagValues, subscriptionRequired: boolean): Parsed {
-  const natsUrl = values.nats;
-  if (typeof natsUrl !== 'string' || !natsUrl) {
-    throw new UsageError('--nats URL (or NATS_URL) is required');
-  }
-  const id = values.subscription;
-  if (typeof id !== 'string' || !id) {
-    if (subscriptionRequired) throw new UsageError('--subscription NAMESPACE/NAME is required');
-    return { natsUrl, json: values.json === true };
-  }
-  const match = SUBSCRIPTION_ID.exec(id);
-  if (!match) {
-    throw new UsageError(`--subscription must be NAMESPACE/NAME (DNS labels), got "${id}"`);
-  }
-  return {
-    natsUrl,
-    subscription: { namespace: match[1] ?? '', name: match[2] ?? '' },
-    json: values.json === true,
-  };
+  const natsUrl = readNatsUrl(values);
+  const subscription = subscriptionRequired
+    ? readSubscriptionId(values)
+    : readSubscriptionId(values, false);
+  return { natsUrl, ...(subscription && { subscription }), json: values.json === true };
 }
 
 /** Runs `herald status`: 0 done, 1 failed (NATS, unknown subscription), 2 usage error. */

@@ -269,11 +269,15 @@ class ConsumeLoopRunner implements ConsumeLoop {
   }
 
   private async handleMessage(msg: JsMsg): Promise<void> {
+    const labels = { namespace: this.sub.namespace, subscription: this.sub.name };
+    this.o.metrics.inFlight.inc(labels);
     try {
       await this.processMessage(msg);
     } catch (err) {
       this.log.error({ err, seq: msg.seq }, 'unexpected error handling a message; redelivering');
       msg.nak(FALLBACK_NAK_MS);
+    } finally {
+      this.o.metrics.inFlight.dec(labels);
     }
   }
 

@@ -30,6 +30,8 @@ export interface DispatcherMetrics {
   skipped: Counter<'namespace' | 'subscription' | 'reason'>;
   /** Running consume loops per subscription (one per EventType); 0 once stopped. */
   consumerLoops: Gauge<'namespace' | 'subscription'>;
+  /** Events being handled now per subscription (waiting for a rate limit, POSTing, settling). */
+  inFlight: Gauge<'namespace' | 'subscription'>;
   /** 1 while endpoint health holds the subscription paused (410, or autoPauseAfter); else 0. */
   subscriptionPaused: Gauge<'namespace' | 'subscription'>;
   /** Failed attempts since the last success, from the shared delivery state. */
@@ -64,6 +66,12 @@ export function createDispatcherMetrics(): DispatcherMetrics {
     consumerLoops: new Gauge({
       name: 'herald_dispatcher_consumer_loops',
       help: 'Consume loops running per subscription',
+      labelNames: ['namespace', 'subscription'],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'herald_dispatcher_in_flight',
+      help: 'Events being handled per subscription (at most maxInFlight per consume loop)',
       labelNames: ['namespace', 'subscription'],
       registers: [registry],
     }),

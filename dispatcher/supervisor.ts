@@ -130,7 +130,10 @@ export class SubscriptionSupervisor {
       // A removed subscription leaves no label set behind; a paused one reads 0.
       if (this.o.cache.findSubscription(namespace, name))
         this.o.metrics.consumerLoops.set(labels, 0);
-      else this.o.metrics.consumerLoops.remove(labels);
+      else {
+        this.o.metrics.consumerLoops.remove(labels);
+        this.o.metrics.inFlight.remove(labels);
+      }
       await this.closeUnusedSinks();
       return;
     }
