@@ -152,7 +152,12 @@ class KubeOperator implements RunningKubeOperator {
   private async startReconciling(): Promise<void> {
     if (this.stopped || this.store) return;
     this.queue = new WorkQueue(this.o.retry ?? {});
-    const store = new ResourceStore(this.clients, this.log, (c) => this.onChange(c));
+    const store = new ResourceStore(
+      this.clients,
+      this.log,
+      (c) => this.onChange(c),
+      () => void this.enqueueOrphanedEntries(),
+    );
     this.store = store;
     const compiler = new ResourceCompiler({ configKey: this.o.configKey }, store);
     await this.seedTypeOwners(compiler);
@@ -274,7 +279,7 @@ class KubeOperator implements RunningKubeOperator {
   /** Config entries whose resource is gone (deleted while no operator ran): reconcile them away. */
   private async enqueueOrphanedEntries(): Promise<void> {
     const store = this.store;
-    if (!store) return;
+    if (!store?.synced) return; // an unlisted cache would make everything look orphaned
     try {
       const kinds = {
         [ConfigKeyPrefix.EventType]: Kind.EventType,

@@ -106,6 +106,9 @@ export class Reconciler {
   }
 
   async reconcile(key: string): Promise<ReconcileOutcome | void> {
+    // A cache that has not listed since its watch failed cannot tell "deleted" from "not
+    // listed yet", nor a missing Secret from an unlisted one: wait for it.
+    if (!this.d.store.synced) return { requeueAfterMs: 500 };
     const { kind, namespace, name } = parseKey(key);
     const obj = this.d.store.get<HeraldResource>(kind, namespace, name);
     if (!obj) {

@@ -34,12 +34,20 @@ export type StoreChange = {
 /** Informer restarts back off from 500 ms doubling to 30 s; a connect resets it. */
 const RESTART_BACKOFF = { initialMs: 500, maxMs: 30_000 } as const;
 
+type KindInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
 interface Watched {
   kind: WatchedKind;
-  informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+  informer: KindInformer;
+  make: () => KindInformer;
   failures: number;
+  lastFailureAt: number;
+  /** Listed without error since created: its cache is the cluster's view, not a gap. */
   synced: boolean;
 }
+
+/** Failures this far apart start the backoff again from the beginning. */
+const FAILURE_MEMORY_MS = 60_000;
 
 export class ResourceStore {
   private readonly watched: Watched[] = [];
@@ -49,6 +57,8 @@ export class ResourceStore {
     clients: KubeClients,
     private readonly log: Logger,
     private readonly onChange: (change: StoreChange) => void,
+    /** After a restarted informer listed again: deletions while it was away were not seen. */
+    private readonly onRelisted: (kind: WatchedKind) => void = () => {},
   ) {
     const { kc, custom, core } = clients;
     for (const kind of Object.values(Kind)) {
@@ -59,30 +69,47 @@ export class ResourceStore {
           version: VERSION,
           plural,
         })) as KubernetesListObject<KubernetesObject>;
-      this.add(kind, makeInformer(kc, `/apis/${GROUP}/${VERSION}/${plural}`, list));
+      this.add(kind, () => makeInformer(kc, `/apis/${GROUP}/${VERSION}/${plural}`, list));
     }
     const listSecrets = async (): Promise<KubernetesListObject<KubernetesObject>> =>
       (await core.listSecretForAllNamespaces()) as KubernetesListObject<V1Secret>;
-    this.add('Secret', makeInformer(kc, '/api/v1/secrets', listSecrets));
+    this.add('Secret', () => makeInformer(kc, '/api/v1/secrets', listSecrets));
   }
 
-  private add(
-    kind: WatchedKind,
-    informer: Informer<KubernetesObject> & ObjectCache<KubernetesObject>,
-  ): void {
-    const w: Watched = { kind, informer, failures: 0, synced: false };
-    for (const type of ['add', 'update', 'delete'] as const) {
-      informer.on(type, (object) => this.onChange({ kind, type, object }));
-    }
-    informer.on('connect', () => {
-      w.failures = 0;
-    });
-    informer.on('error', (err?: unknown) => void this.restart(w, err));
+  private add(kind: WatchedKind, make: () => KindInformer): void {
+    const w: Watched = {
+      kind,
+      informer: make(),
+      make,
+      failures: 0,
+      lastFailureAt: 0,
+      synced: false,
+    };
+    this.attach(w);
     this.watched.push(w);
   }
 
+  private attach(w: Watched): void {
+    const { kind, informer } = w;
+    for (const type of ['add', 'update', 'delete'] as const) {
+      informer.on(type, (object) => this.onChange({ kind, type, object }));
+    }
+    informer.on('error', (err?: unknown) => {
+      if (w.informer !== informer) return;
+      w.synced = false;
+      void this.restart(w, err);
+    });
+  }
+
+  /**
+   * Replaces a failed informer with a fresh one after a backoff: a fresh one lists again
+   * instead of resuming a watch from a resourceVersion the API server may no longer know.
+   */
   private async restart(w: Watched, err: unknown): Promise<void> {
     if (this.stopSignal.signal.aborted) return;
+    const now = Date.now();
+    if (now - w.lastFailureAt > FAILURE_MEMORY_MS) w.failures = 0;
+    w.lastFailureAt = now;
     const delayMs = Math.min(RESTART_BACKOFF.maxMs, RESTART_BACKOFF.initialMs * 2 ** w.failures);
     w.failures++;
     this.log[w.failures === 1 || w.failures % 10 === 0 ? 'warn' : 'debug'](
@@ -91,12 +118,37 @@ export class ResourceStore {
     );
     await sleep(delayMs, undefined, { signal: this.stopSignal.signal }).catch(() => {});
     if (this.stopSignal.signal.aborted) return;
-    await w.informer.start().catch((e: unknown) => void this.restart(w, e));
+    void w.informer.stop().catch(() => undefined);
+    const informer = w.make();
+    w.informer = informer;
+    this.attach(w);
+    await this.startInformer(w, informer);
+    if (w.synced) this.onRelisted(w.kind);
   }
 
   /** Starts every informer; resolves once each has listed (or failed and is retrying). */
   async start(): Promise<void> {
-    await Promise.all(this.watched.map((w) => w.informer.start()));
+    await Promise.all(this.watched.map((w) => this.startInformer(w, w.informer)));
+  }
+
+  /** start() resolves after the list (or after an error was reported): synced only without one. */
+  private async startInformer(w: Watched, informer: KindInformer): Promise<void> {
+    let failed = false;
+    const onError = (): void => {
+      failed = true;
+    };
+    informer.on('error', onError);
+    await informer.start();
+    informer.off('error', onError);
+    if (w.informer === informer && !failed) w.synced = true;
+  }
+
+  /**
+   * Whether every informer has listed since it last failed. Until then a missing object may
+   * just not be listed yet: acting on its absence would delete what exists.
+   */
+  get synced(): boolean {
+    return this.watched.every((w) => w.synced);
   }
 
   stop(): void {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { jetstream } from '@nats-io/jetstream';
 import { createDeliveryState, openDeliveryStateBucket } from '../../../core/delivery-state.js';
 import { Kind } from '../../../core/resources/types.js';
@@ -9,6 +10,7 @@ import {
   streamNameFor,
 } from '../../../core/topology.js';
 import { FINALIZER } from '../../../operator/kube/kube-api.js';
+import { startKubeApiServer } from '../../support/kube-apiserver/server.js';
 import type { RunningKubeOperator } from '../../../operator/kube/kube-operator.js';
 import {
   conditionOf,
@@ -316,6 +318,40 @@ describe('operator in Kubernetes mode: outages, conflicts, leadership', function
       await jetstreamManager(nc)
     ).streams.info(streamNameFor(NS, 'order-created'));
     assert.equal(info.config.max_age, 72 * 3600 * 1e9);
+  });
+
+  it('restarts its watches with backoff when the API server goes away, and picks up what changed', async () => {
+    await c.startOperator();
+    const ets = resourceApi(c, Kind.EventType);
+    await ets.create('order-created', orderCreatedSpec());
+    await waitForReady(ets.get, 'order-created');
+    const port = c.api.port;
+    await c.api.close();
+    await eventually('the operator noticed', () =>
+      c.logs.some((l) => l.msg === 'watching failed; restarting'),
+    );
+    // A new (empty) API server on the same address: the informers relist from it.
+    const api2 = await startKubeApiServer({ port, namespaces: [NS] });
+    try {
+      const kc2 = new KubeConfig();
+      kc2.loadFromFile(api2.kubeconfigPath);
+      const c2 = { ...c, custom: kc2.makeApiClient(CustomObjectsApi) };
+      const ets2 = resourceApi(c2, Kind.EventType);
+      await ets2.create('order-shipped', orderCreatedSpec({ type: 'com.example.order.shipped' }));
+      await waitForReady(ets2.get, 'order-shipped', 'True', 20_000).catch((err: unknown) => {
+        console.log(c.logs.slice(-30).map((l) => JSON.stringify(l).slice(0, 300)).join('\n'));
+        throw err;
+      });
+      // order-created is gone from this server: its config entry goes too (its stream is kept).
+      await eventually(
+        'stale config entry removed',
+        async () =>
+          (await liveEntry(c, configKeyFor(ConfigKeyPrefix.EventType, NS, 'order-created'))) ===
+          undefined,
+      );
+    } finally {
+      await api2.close();
+    }
   });
 
   it('retries a write refused with 409 Conflict until it lands', async () => {
