@@ -6,13 +6,12 @@
  * records what it was asked and connects nowhere.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector } from 'undici';
 import { createSilentLogger } from '../../core/logging.js';
@@ -258,32 +257,23 @@ describe('SSRF guard: SinkClients against a local sink', () => {
   });
 });
 
-/** A self-signed certificate for `name`, made with the openssl CLI; undefined without it. */
-function makeCertificate(name: string): { key: string; cert: string } | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-ssrf-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-        .concat(['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1'])
-        .concat(['-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name}`]),
-      { stdio: 'ignore' },
-    );
-    return {
-      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
-      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
-    };
-  } catch {
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/**
+ * A self-signed certificate for `sink.test` (EC P-256, valid 100 years), committed so the test
+ * needs no openssl: made with `openssl req -x509 -newkey ec -pkeyopt
+ * ec_paramgen_curve:prime256v1 -nodes -days 36500 -subj /CN=sink.test -addext
+ * subjectAltName=DNS:sink.test`.
+ */
+function readTestCertificate(): { key: string; cert: string } {
+  const dir = fileURLToPath(new URL('./fixtures/', import.meta.url));
+  return {
+    key: readFileSync(join(dir, 'sink-test-key.pem'), 'utf8'),
+    cert: readFileSync(join(dir, 'sink-test-cert.pem'), 'utf8'),
+  };
 }
 
 describe('SSRF guard: TLS to a resolved address', () => {
-  it('sends SNI and checks the certificate against the host name, not the IP', async function () {
-    const tls = makeCertificate('sink.test');
-    if (!tls) this.skip();
+  it('sends SNI and checks the certificate against the host name, not the IP', async () => {
+    const tls = readTestCertificate();
     const seen: { servername: string | false | null; host: string | undefined }[] = [];
     const server = createHttpsServer(tls, (req, res) => {
       seen.push({ servername: (req.socket as TLSSocket).servername, host: req.headers.host });
