@@ -213,7 +213,8 @@ class ConsumeLoopRunner implements ConsumeLoop {
     const messages = await consumer.consume({ max_messages: this.sub.concurrency });
     this.messages = messages;
     if (this.stopping) {
-      await messages.close();
+      // Not awaited: close() resolves when the iterator is drained, and nothing iterates it.
+      void messages.close().catch(() => undefined);
       return;
     }
     void this.watchStatus(messages);

@@ -116,7 +116,8 @@ class SharedConsumerRunner implements SharedConsumerLoop {
     const messages = await consumer.consume({ max_messages: Math.max(1, this.o.concurrency) });
     this.messages = messages;
     if (this.stopping) {
-      await messages.close();
+      // Not awaited: close() resolves when the iterator is drained, and nothing iterates it.
+      void messages.close().catch(() => undefined);
       return;
     }
     for await (const msg of messages) {
