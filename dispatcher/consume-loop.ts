@@ -14,10 +14,7 @@
  * (health, attempts log) → settle (a 2xx is recorded in the ledger, then acked: ledger.ts; a
  * 410 pauses the subscription: the loop stops and gives its messages back).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  JetStreamApiCodes,
-  JetStreamApiError,
   type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
@@ -29,6 +26,7 @@ import type { CompiledConsumer } from '../core/config/model.js';
 import { ErrorCode, HeraldError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
 import { messageIdFor } from '../core/topology.js';
+import { consumeWithReconnect } from './consumer-attach.js';
 import { attemptDelivery, keepMessageWhileRunning } from './attempt.js';
 import type { DeadLetterDetails } from './dead-letter.js';
 import { FALLBACK_NAK_MS } from './dead-letter-settle.js';
@@ -77,8 +75,6 @@ export interface ConsumeLoop {
   readonly pausedReason: string | undefined;
 }
 
-/** While the operator has not created the consumer yet: retry, from 250 ms up to 15 s apart. */
-const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 15_000 } as const;
 /*
  * Every nak given while this loop stops (a 410 pause, a restart, shutdown) is delayed by
  * PAUSE_NAK_DELAY_MS: nats-server 2.9 hands an immediately nak'd message straight back to the
@@ -179,33 +175,18 @@ class ConsumeLoopRunner implements ConsumeLoop {
   }
 
   private async run(): Promise<void> {
-    let backoffMs: number = RECONNECT_BACKOFF.initialMs;
-    let failures = 0;
-    while (!this.stopping) {
-      try {
-        const consumer = await this.o.js.consumers.get(this.stream, this.durable);
-        const ackWait = (await consumer.info(true)).config.ack_wait;
-        this.ackWaitMs = ackWait ? Math.floor(ackWait / 1e6) : undefined;
-        if (failures > 0) this.log.info('consumer available; consuming');
-        failures = 0;
-        backoffMs = RECONNECT_BACKOFF.initialMs;
-        await this.consumeFrom(consumer);
-      } catch (err) {
-        if (this.stopping) break;
-        failures++;
-        const missing =
-          err instanceof JetStreamApiError &&
-          (err.code === JetStreamApiCodes.ConsumerNotFound ||
-            err.code === JetStreamApiCodes.StreamNotFound);
-        // The operator may simply not be done yet: say so once, then quietly keep trying.
-        this.log[failures === 1 || failures % 20 === 0 ? 'warn' : 'debug'](
-          { err: missing ? undefined : err, failures, retryInMs: backoffMs },
-          missing ? 'consumer or stream not found yet; retrying' : 'consuming failed; retrying',
-        );
-        await sleep(backoffMs, undefined, { signal: this.stopSignal.signal }).catch(() => {});
-        backoffMs = Math.min(backoffMs * 2, RECONNECT_BACKOFF.maxMs);
-      }
-    }
+    await consumeWithReconnect({
+      js: this.o.js,
+      stream: this.stream,
+      durable: this.durable,
+      log: this.log,
+      signal: this.stopSignal.signal,
+      isStopping: () => this.stopping,
+      consume: (consumer, ackWaitMs) => {
+        this.ackWaitMs = ackWaitMs;
+        return this.consumeFrom(consumer);
+      },
+    });
     await Promise.allSettled([...this.inflight]);
   }
 

@@ -5,10 +5,7 @@
  * it vanishes) the loop retries with backoff, as the subscription loops do. Up to `concurrency`
  * messages are handled at once; every settlement is the handler's.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  JetStreamApiCodes,
-  JetStreamApiError,
   type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
@@ -16,6 +13,7 @@ import {
 } from '@nats-io/jetstream';
 import { ErrorCode, HeraldError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
+import { consumeWithReconnect } from './consumer-attach.js';
 import { FALLBACK_NAK_MS } from './dead-letter-settle.js';
 import { Slots } from './slots.js';
 
@@ -43,8 +41,6 @@ export interface SharedConsumerLoop {
   /** Stops pulling; handlers in flight finish, pulled messages not started are nak'd. */
   stop(): Promise<void>;
 }
-
-const RECONNECT_BACKOFF = { initialMs: 250, maxMs: 15_000 } as const;
 
 export function startSharedConsumerLoop(options: SharedConsumerLoopOptions): SharedConsumerLoop {
   return new SharedConsumerRunner(options);
@@ -82,33 +78,18 @@ class SharedConsumerRunner implements SharedConsumerLoop {
   }
 
   private async run(): Promise<void> {
-    let backoffMs: number = RECONNECT_BACKOFF.initialMs;
-    let failures = 0;
-    while (!this.stopping) {
-      try {
-        const consumer = await this.o.js.consumers.get(this.o.stream, this.o.durable);
-        const ackWait = (await consumer.info(true)).config.ack_wait;
-        this.ackWaitMs = ackWait ? Math.floor(ackWait / 1e6) : undefined;
-        if (failures > 0) this.log.info('consumer available; consuming');
-        failures = 0;
-        backoffMs = RECONNECT_BACKOFF.initialMs;
-        await this.consumeFrom(consumer);
-      } catch (err) {
-        if (this.stopping) break;
-        failures++;
-        const missing =
-          err instanceof JetStreamApiError &&
-          (err.code === JetStreamApiCodes.ConsumerNotFound ||
-            err.code === JetStreamApiCodes.StreamNotFound);
-        // An operator older than this dispatcher, or not done yet: say so once, then retry.
-        this.log[failures === 1 || failures % 20 === 0 ? 'warn' : 'debug'](
-          { err: missing ? undefined : err, failures, retryInMs: backoffMs },
-          missing ? 'consumer or stream not found yet; retrying' : 'consuming failed; retrying',
-        );
-        await sleep(backoffMs, undefined, { signal: this.stopSignal.signal }).catch(() => {});
-        backoffMs = Math.min(backoffMs * 2, RECONNECT_BACKOFF.maxMs);
-      }
-    }
+    await consumeWithReconnect({
+      js: this.o.js,
+      stream: this.o.stream,
+      durable: this.o.durable,
+      log: this.log,
+      signal: this.stopSignal.signal,
+      isStopping: () => this.stopping,
+      consume: (consumer, ackWaitMs) => {
+        this.ackWaitMs = ackWaitMs;
+        return this.consumeFrom(consumer);
+      },
+    });
     await Promise.allSettled([...this.inflight]);
   }
 

@@ -71,6 +71,16 @@ function topologyCondition(
   return markTrue(type, readyReason, conflicts.join('; '));
 }
 
+/** The specific conditions followed by the Ready they sum up, with transition times kept. */
+function conditionsWithReady(input: StatusInput, states: ConditionState[]): Condition[] {
+  return mergeConditions(
+    input.previous,
+    [...states, summarizeReady(states)],
+    input.generation,
+    input.now,
+  );
+}
+
 export interface StatusInput {
   generation: number;
   previous: Condition[] | undefined;
@@ -106,12 +116,7 @@ export function buildEventTypeStatus(
   const states = [schema, stream];
   return {
     observedGeneration: input.generation,
-    conditions: mergeConditions(
-      input.previous,
-      [...states, summarizeReady(states)],
-      input.generation,
-      input.now,
-    ),
+    conditions: conditionsWithReady(input, states),
     ...(compiled && {
       stream: compiled.stream,
       subject: compiled.subject,
@@ -133,12 +138,7 @@ export function buildProducerStatus(
   const states = [credentials];
   return {
     observedGeneration: input.generation,
-    conditions: mergeConditions(
-      input.previous,
-      [...states, summarizeReady(states)],
-      input.generation,
-      input.now,
-    ),
+    conditions: conditionsWithReady(input, states),
   };
 }
 
@@ -197,12 +197,7 @@ export function buildSubscriptionStatus(
   const states = [verified, consumer];
   return {
     observedGeneration: input.generation,
-    conditions: mergeConditions(
-      input.previous,
-      [...states, summarizeReady(states)],
-      input.generation,
-      input.now,
-    ),
+    conditions: conditionsWithReady(input, states),
     ...(compiled && {
       consumers: compiled.consumers.map((c) => ({
         eventType: c.eventType,
