@@ -31,9 +31,9 @@
  *
  * `--cpu-prof DIR` runs the part-B broker child with `node --cpu-prof`, profile into DIR.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -46,6 +46,7 @@ import { CONFIG_FORMAT, type CompiledEventType } from '../core/config/model.js';
 import { hashApiKey } from '../core/config/seal.js';
 import { PRODUCER_HEADER, STORED_CONTENT_TYPE } from '../broker/ingest.js';
 import { messageIdFor, streamNameFor, subjectFor } from '../core/topology.js';
+import { cpuMicrosOf } from './process-cpu.js';
 import {
   startBareServer,
   startBenchBroker,
@@ -176,27 +177,6 @@ interface Target {
   /** Undefined in this process: its usage would include the load generator's. */
   usage?: () => Promise<TargetUsage>;
   stop(): Promise<void>;
-}
-
-/** Clock ticks per second of /proc/<pid>/stat times. */
-const CLOCK_TICKS = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU time (user + system, µs) process `pid` has used; undefined where /proc is not Linux's. */
-function cpuMicrosOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // utime and stime are fields 14 and 15; the command before them may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
 }
 
 /** nats-server's pid, once started: every measurement reads its CPU time too. */

@@ -1,18 +1,23 @@
 /**
  * Dispatcher delivery (issue 4 item 13), all on this machine, in one run:
  *   npx tsx bench/dispatcher-delivery.ts [--events 20000] [--in-flight 32] [--rounds 3]
- *          [--latency-seconds 10] [--rate 1000] [--subscriptions 1000]
+ *          [--latency-seconds 10] [--warmup-seconds 3] [--rate 1000] [--subscriptions 1000]
+ *          [--from-source]
+ * The dispatcher is the built CLI (`npm run build` runs first; `node dist/cli/herald.js
+ * dispatcher`), as installed; --from-source runs it through tsx instead.
  * 1. Rate: N signed 1 KiB events wait in a subscription's consumer; `herald dispatcher` (a
  *    child process, ledger and attempt log on) delivers them to a sink process answering 204
  *    with maxInFlight C. Baseline, same round: a bare Node client (undici Pool, C
- *    connections, C requests in flight) posts the same bodies to the same sink. Reported:
- *    events/s from the sink's first to last receipt, and the ratio.
+ *    connections, C requests in flight) posts the same bodies to the same sink, after one
+ *    unmeasured pass. Reported: events/s from the sink's first to last receipt, the ratio,
+ *    and the CPU time per event of every process involved (/proc/<pid>/stat).
  * 2. Latency: events sent to the broker (in this process) at --rate per second; for each, the
- *    time from the broker's 202 to the sink's receipt (both clocks are this machine's). p50/p99.
+ *    time from the broker's 202 to the sink's receipt (both clocks are this machine's). p50/p99
+ *    after --warmup-seconds at that rate, which are reported apart (a fresh process's JIT).
  * 3. Memory: the dispatcher's RSS with --subscriptions subscriptions running (idle).
  * Figures, not assertions. The sink runs in its own process (`--role sink`).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -27,7 +32,14 @@ import { generateConfigKey, parseConfigKey } from '../core/config/seal.js';
 import { createLogger } from '../core/logging.js';
 import { startOperator } from '../operator/main.js';
 import { startTestNatsServer } from '../test/support/nats-server.js';
-import { findFreePort, spawnHerald, type HeraldProcess } from '../test/support/processes.js';
+import {
+  REPO_ROOT,
+  findFreePort,
+  spawnBuiltHerald,
+  spawnHerald,
+  type HeraldProcess,
+} from '../test/support/processes.js';
+import { cpuMicrosOf } from './process-cpu.js';
 
 const flag = (name: string, fallback: number): number => {
   const at = process.argv.indexOf(`--${name}`);
@@ -61,6 +73,30 @@ async function waitForCount(
     if (Date.now() > deadline) throw new Error(`sink got ${s.count} of ${n}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Waits until process `pid` has used no CPU for `quietMs` (a child done starting up). */
+async function waitUntilIdle(pid: number, quietMs = 500): Promise<void> {
+  let before = cpuMicrosOf(pid);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = cpuMicrosOf(pid);
+    if (now === undefined || now === before) return;
+    before = now;
+  }
+}
+
+/** CPU µs used by each pid (and this process) between start() and the returned stop(). */
+function measureCpu(pids: Record<string, number>): () => Record<string, number> {
+  const self0 = process.cpuUsage();
+  const start = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMicrosOf(pid)]));
+  return () => {
+    const self = process.cpuUsage(self0);
+    const used: Record<string, number> = { bench: self.user + self.system };
+    for (const [k, pid] of Object.entries(pids))
+      used[k] = (cpuMicrosOf(pid) ?? NaN) - (start[k] ?? NaN);
+    return used;
+  };
 }
 
 const rssOf = (pid: number): number =>
@@ -122,6 +158,7 @@ async function main(): Promise<void> {
   const IN_FLIGHT = flag('in-flight', 32);
   const ROUNDS = flag('rounds', 3);
   const LAT_SECONDS = flag('latency-seconds', 10);
+  const WARMUP_SECONDS = flag('warmup-seconds', 3);
   const RATE = flag('rate', 1000);
   const SUBSCRIPTIONS = flag('subscriptions', 1000);
   const progress = (msg: string): boolean => process.stderr.write(`[bench] ${msg}\n`);
@@ -181,15 +218,24 @@ async function main(): Promise<void> {
     '--log-level',
     'error',
   ];
+  // The built CLI, as installed (`npm run build`; `node dist/cli/herald.js`); --from-source
+  // runs the TypeScript through tsx instead (its helpers add CPU per call).
+  const fromSource = process.argv.includes('--from-source');
+  if (!fromSource) execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'ignore' });
   const startDispatcherProcess = (): HeraldProcess =>
-    spawnHerald(dispatcherArgs, { HERALD_CONFIG_KEY: configKeyText });
+    fromSource
+      ? spawnHerald(dispatcherArgs, { HERALD_CONFIG_KEY: configKeyText })
+      : spawnBuiltHerald(dispatcherArgs, { HERALD_CONFIG_KEY: configKeyText });
 
   // 1. Rate, alternating with the bare client.
   const herald: number[] = [];
   const bare: number[] = [];
+  // CPU µs per delivered event, per process and round.
+  const cpuBare: { client: number; sink: number }[] = [];
+  const cpuHerald: { dispatcher: number; nats: number; sink: number }[] = [];
   const bodies = Array.from({ length: EVENTS }, (_, i) => body(`bare-${i}`));
-  for (let round = 0; round < ROUNDS; round++) {
-    await ask(sink, 'reset');
+  /** The baseline: the same bodies posted with IN_FLIGHT requests in flight. */
+  const postBare = async (): Promise<void> => {
     const pool = new Pool(sinkUrl, { connections: IN_FLIGHT, pipelining: 1 });
     let next = 0;
     await Promise.all(
@@ -211,10 +257,19 @@ async function main(): Promise<void> {
         }
       }),
     );
+    await pool.close();
+  };
+  // One unmeasured pass first, so the baseline's JIT (and the sink's) is warm in every round.
+  await postBare();
+  for (let round = 0; round < ROUNDS; round++) {
+    await ask(sink, 'reset');
+    const bareCpu = measureCpu({ sink: sink.pid! });
+    await postBare();
     const b = await waitForCount(sink, EVENTS);
     progress(`round ${round}: bare client done`);
+    const bareUsed = bareCpu();
+    cpuBare.push({ client: bareUsed.bench! / EVENTS, sink: bareUsed.sink! / EVENTS });
     bare.push((EVENTS - 1) / ((b.last - b.first) / 1000));
-    await pool.close();
 
     // Paused subscription: the events wait in its consumer.
     writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, true));
@@ -228,9 +283,21 @@ async function main(): Promise<void> {
     progress(`round ${round}: ${EVENTS} events stored`);
     await ask(sink, 'reset');
     const d = startDispatcherProcess();
+    await waitUntilIdle(d.child.pid!);
+    const heraldCpu = measureCpu({
+      dispatcher: d.child.pid!,
+      nats: nats.process.pid,
+      sink: sink.pid!,
+    });
     writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, false));
     await operator.applyNow();
     const h = await waitForCount(sink, EVENTS);
+    const used = heraldCpu();
+    cpuHerald.push({
+      dispatcher: used.dispatcher! / EVENTS,
+      nats: used.nats! / EVENTS,
+      sink: used.sink! / EVENTS,
+    });
     herald.push((EVENTS - 1) / ((h.last - h.first) / 1000));
     progress(`round ${round}: dispatcher done`);
     await d.stop();
@@ -244,27 +311,37 @@ async function main(): Promise<void> {
     await send(`warm-${i}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  await new Promise((r) => setTimeout(r, 1000));
-  await ask(sink, 'reset');
-  await ask(sink, 'track');
-  const accepted = new Map<string, number>();
-  const total = RATE * LAT_SECONDS;
-  const start = performance.now();
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const id = `lat-${i}`;
-    inflight.push(send(id).then((at) => void accepted.set(id, at)));
-  }
-  await Promise.all(inflight);
-  const achieved = total / ((performance.now() - start) / 1000);
-  const s = await waitForCount(sink, total);
-  const lat = s.receipts
-    .map(([id, at]) => at - (accepted.get(id) ?? NaN))
-    .filter((x) => Number.isFinite(x))
-    .sort((a, b) => a - b);
+  /** Sends `total` events at RATE per second; the 202 time of each, by id. */
+  const offer = async (prefix: string, total: number): Promise<Map<string, number>> => {
+    const accepted = new Map<string, number>();
+    const start = performance.now();
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const id = `${prefix}-${i}`;
+      inflight.push(send(id).then((at) => void accepted.set(id, at)));
+    }
+    await Promise.all(inflight);
+    return accepted;
+  };
+  const latencies = async (prefix: string, total: number) => {
+    await ask(sink, 'reset');
+    await ask(sink, 'track');
+    const start = performance.now();
+    const accepted = await offer(prefix, total);
+    const achieved = total / ((performance.now() - start) / 1000);
+    const s = await waitForCount(sink, total);
+    const lat = s.receipts
+      .map(([id, at]) => at - (accepted.get(id) ?? NaN))
+      .filter((x) => Number.isFinite(x))
+      .sort((a, b) => a - b);
+    return { achieved, lat };
+  };
+  // The first seconds of a fresh process are its JIT warm-up: reported apart.
+  const cold = await latencies('cold', RATE * WARMUP_SECONDS);
+  const { achieved, lat } = await latencies('lat', RATE * LAT_SECONDS);
   const dispatcherRssUnderLoad = rssOf(d.child.pid!);
   await d.stop();
 
@@ -290,8 +367,18 @@ async function main(): Promise<void> {
     `delivery rate, bare undici client, same bodies and concurrency: ${fmt(bare)} events/s`,
   );
   console.log(`ratio per round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (target ≥ 0.5)`);
+  const us = (x: number): string => x.toFixed(0);
+  console.log(
+    `CPU µs per event, per round — herald: ${cpuHerald.map((c) => `dispatcher ${us(c.dispatcher)} + nats-server ${us(c.nats)} + sink ${us(c.sink)}`).join(' · ')}`,
+  );
+  console.log(
+    `CPU µs per event, per round — bare: ${cpuBare.map((c) => `client ${us(c.client)} + sink ${us(c.sink)}`).join(' · ')}`,
+  );
   console.log(
     `latency 202 → sink receipt at ${achieved.toFixed(0)} events/s offered (${lat.length} events): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${lat[lat.length - 1]!.toFixed(1)} ms (targets 5 / 25 ms)`,
+  );
+  console.log(
+    `  the dispatcher's first ${WARMUP_SECONDS} s at that rate, before the above (JIT warm-up): p50 ${pct(cold.lat, 50).toFixed(1)} ms, p99 ${pct(cold.lat, 99).toFixed(1)} ms, max ${cold.lat[cold.lat.length - 1]!.toFixed(1)} ms`,
   );
   console.log(
     `dispatcher RSS: under the latency load ${mib(dispatcherRssUnderLoad)}; with ${SUBSCRIPTIONS} idle subscriptions ${mib(rssMany)}`,

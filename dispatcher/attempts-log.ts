@@ -17,6 +17,7 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import type { Logger } from '../core/logging.js';
+import { sendSoon } from '../core/nats-write-batch.js';
 import { attemptsSubjectFor } from '../core/topology.js';
 import type { AttemptRecord, DeliveryHooks } from './delivery-hooks.js';
 import type { DispatcherMetrics } from './metrics.js';
@@ -188,15 +189,18 @@ export class AttemptsLog implements DeliveryHooks {
     const { namespace, name } = record.subscription;
     const body = JSON.stringify(buildAttemptLogEntry(record));
     const token = (this.next++).toString(36);
-    try {
-      // While reconnecting, nats.js buffers this and sends it once connected.
-      this.o.nc.publish(attemptsSubjectFor(namespace, name), body, {
-        reply: `${this.inbox}.${token}`,
-      });
-      this.awaiting.set(token, Date.now() + this.timeoutMs);
-    } catch (err) {
-      this.problem(AttemptRecordResult.Failed, `cannot publish: ${String(err)}`);
-    }
+    this.awaiting.set(token, Date.now() + this.timeoutMs);
+    // While reconnecting, nats.js buffers this and sends it once connected.
+    sendSoon(
+      () =>
+        this.o.nc.publish(attemptsSubjectFor(namespace, name), body, {
+          reply: `${this.inbox}.${token}`,
+        }),
+      (err) => {
+        this.awaiting.delete(token);
+        this.problem(AttemptRecordResult.Failed, `cannot publish: ${String(err)}`);
+      },
+    );
   }
 
   /**

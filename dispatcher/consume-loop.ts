@@ -22,6 +22,7 @@ import {
 } from '@nats-io/jetstream';
 import { decodeStructured } from '../core/cloudevents/index.js';
 import type { CloudEvent } from '../core/cloudevents/types.js';
+import { sendSoon } from '../core/nats-write-batch.js';
 import type { CompiledConsumer } from '../core/config/model.js';
 import { ErrorCode, HeraldError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
@@ -282,7 +283,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
     }
     if (!sub.matches(event.attributes)) {
       this.o.metrics.skipped.inc({ namespace, subscription: name, reason: SkipReason.Filtered });
-      msg.ack();
+      sendSoon(() => msg.ack());
       return;
     }
     const messageId =
@@ -292,7 +293,7 @@ class ConsumeLoopRunner implements ConsumeLoop {
     // Before the spare delivery too: a last attempt that was recorded but not acked is done.
     const entry = { namespace, subscription: name, messageId };
     if (await this.o.ledger?.isDelivered(entry, this.settler.ledgerCall(msg, event, attempt))) {
-      msg.ack();
+      sendSoon(() => msg.ack());
       return;
     }
 

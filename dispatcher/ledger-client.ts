@@ -24,6 +24,7 @@ import {
   LEDGER_DEFAULT_WINDOW_MS,
   LEDGER_STREAM,
 } from '../core/topology.js';
+import { sendSoon } from '../core/nats-write-batch.js';
 
 export const LedgerErrorCode = {
   /** No answer within the request timeout (NATS down, reconnecting, or overloaded). */
@@ -214,13 +215,14 @@ class NatsLedgerStore implements LedgerStore {
     const token = (this.#next++).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       this.#pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs });
-      try {
-        // While reconnecting, nats.js buffers this and sends it once connected.
-        this.nc.publish(subject, data, { reply: `${this.#inbox}.${token}` });
-      } catch (err) {
-        this.#pending.delete(token);
-        reject(new LedgerError(LedgerErrorCode.Closed, String(err), { cause: err }));
-      }
+      // While reconnecting, nats.js buffers this and sends it once connected.
+      sendSoon(
+        () => this.nc.publish(subject, data, { reply: `${this.#inbox}.${token}` }),
+        (err) => {
+          this.#pending.delete(token);
+          reject(new LedgerError(LedgerErrorCode.Closed, String(err), { cause: err }));
+        },
+      );
     });
   }
 

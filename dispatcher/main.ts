@@ -9,6 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { openConfigBucket, watchConfig, type ConfigChange } from '../core/config/kv.js';
 import type { Logger } from '../core/logging.js';
+import { sendQueuedWrites } from '../core/nats-write-batch.js';
 import {
   createDeliveryState,
   openDeliveryStateBucket,
@@ -229,6 +230,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
           watch.cache.off('change', onChange);
           watch.stop();
           await Promise.all([supervisor.stop(), deadLetterLoops.stop()]);
+          sendQueuedWrites(); // the last acks and records go out before anything closes
           await health.close();
           states.stop();
           handshake.close();

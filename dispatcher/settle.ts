@@ -5,6 +5,7 @@
  */
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { CloudEvent } from '../core/cloudevents/types.js';
+import { sendSoon } from '../core/nats-write-batch.js';
 import type { Logger } from '../core/logging.js';
 import type { DeadLetterDetails } from './dead-letter.js';
 import { settleWithDeadLetter } from './dead-letter-settle.js';
@@ -57,7 +58,7 @@ export class Settler {
           this.ledgerCall(msg, event, attempt),
           String(status ?? ''),
         );
-        msg.ack();
+        sendSoon(() => msg.ack());
         this.count(sub, DeliveryOutcome.Delivered, statusClass);
         this.d.log.debug(context, 'delivered');
         return;

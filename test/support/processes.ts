@@ -28,7 +28,16 @@ export interface HeraldProcess {
 
 /** Runs `herald <args>` from the TypeScript sources (as `npm run herald` does). */
 export function spawnHerald(args: string[], env: NodeJS.ProcessEnv = {}): HeraldProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/herald.ts', ...args], {
+  return spawnNode(['--import', 'tsx', 'cli/herald.ts', ...args], env);
+}
+
+/** Runs the built CLI, `node dist/cli/herald.js <args>` (run `npm run build` first). */
+export function spawnBuiltHerald(args: string[], env: NodeJS.ProcessEnv = {}): HeraldProcess {
+  return spawnNode(['dist/cli/herald.js', ...args], env);
+}
+
+function spawnNode(nodeArgs: string[], env: NodeJS.ProcessEnv): HeraldProcess {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
