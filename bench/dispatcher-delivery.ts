@@ -23,13 +23,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Pool } from 'undici';
 import { startBroker } from '../broker/main.js';
 import { generateConfigKey, parseConfigKey } from '../core/config/seal.js';
 import { createLogger } from '../core/logging.js';
+import { streamNameFor } from '../core/topology.js';
 import { startOperator } from '../operator/main.js';
 import { startTestNatsServer } from '../test/support/nats-server.js';
 import {
@@ -233,6 +235,11 @@ async function main(): Promise<void> {
   // CPU µs per delivered event, per process and round.
   const cpuBare: { client: number; sink: number }[] = [];
   const cpuHerald: { dispatcher: number; nats: number; sink: number }[] = [];
+  const cpuNaive: { dispatcher: number; nats: number; sink: number }[] = [];
+  const naive: number[] = [];
+  const natsClient = await nats.connect();
+  const jsm = await jetstreamManager(natsClient);
+  const eventStream = () => jsm.streams.info(streamNameFor('bench', 'order-created'));
   const bodies = Array.from({ length: EVENTS }, (_, i) => body(`bare-${i}`));
   /** The baseline: the same bodies posted with IN_FLIGHT requests in flight. */
   const postBare = async (): Promise<void> => {
@@ -274,6 +281,7 @@ async function main(): Promise<void> {
     // Paused subscription: the events wait in its consumer.
     writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, true));
     await operator.applyNow();
+    const startSeq = (await eventStream()).state.last_seq + 1;
     let sent = 0;
     await Promise.all(
       Array.from({ length: 64 }, async () => {
@@ -281,6 +289,32 @@ async function main(): Promise<void> {
       }),
     );
     progress(`round ${round}: ${EVENTS} events stored`);
+
+    // The reference loop (bench/naive-dispatcher.ts) over the same stored events.
+    await ask(sink, 'reset');
+    const naiveChild = fork(
+      join(dirname(self), 'naive-dispatcher.ts'),
+      [
+        ...['--nats', nats.url, '--stream', streamNameFor('bench', 'order-created')],
+        ...['--start-seq', String(startSeq), '--count', String(EVENTS)],
+        ...['--in-flight', String(IN_FLIGHT), '--sink', sinkUrl],
+        ...['--secret', `whsec_${randomBytes(32).toString('base64')}`],
+      ],
+      { execArgv: ['--import', 'tsx'] },
+    );
+    await new Promise((r) => naiveChild.once('message', r));
+    const naiveCpu = measureCpu({ loop: naiveChild.pid!, nats: nats.process.pid, sink: sink.pid! });
+    naiveChild.send({ cmd: 'go' });
+    const nv = await waitForCount(sink, EVENTS);
+    const naiveUsed = naiveCpu();
+    cpuNaive.push({
+      dispatcher: naiveUsed.loop! / EVENTS,
+      nats: naiveUsed.nats! / EVENTS,
+      sink: naiveUsed.sink! / EVENTS,
+    });
+    naive.push((EVENTS - 1) / ((nv.last - nv.first) / 1000));
+    await new Promise((r) => naiveChild.once('exit', r));
+    progress(`round ${round}: reference loop done`);
     await ask(sink, 'reset');
     const d = startDispatcherProcess();
     await waitUntilIdle(d.child.pid!);
@@ -367,9 +401,15 @@ async function main(): Promise<void> {
     `delivery rate, bare undici client, same bodies and concurrency: ${fmt(bare)} events/s`,
   );
   console.log(`ratio per round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (target ≥ 0.5)`);
+  console.log(
+    `reference loop (bench/naive-dispatcher.ts: kv get, signed POST, kv put, ack; no Herald code): ${fmt(naive)} events/s, ratio to bare ${naive.map((n, i) => (n / bare[i]!).toFixed(2)).join(', ')}; herald / reference ${herald.map((h, i) => (h / naive[i]!).toFixed(2)).join(', ')}`,
+  );
   const us = (x: number): string => x.toFixed(0);
   console.log(
     `CPU µs per event, per round — herald: ${cpuHerald.map((c) => `dispatcher ${us(c.dispatcher)} + nats-server ${us(c.nats)} + sink ${us(c.sink)}`).join(' · ')}`,
+  );
+  console.log(
+    `CPU µs per event, per round — reference loop: ${cpuNaive.map((c) => `loop ${us(c.dispatcher)} + nats-server ${us(c.nats)} + sink ${us(c.sink)}`).join(' · ')}`,
   );
   console.log(
     `CPU µs per event, per round — bare: ${cpuBare.map((c) => `client ${us(c.client)} + sink ${us(c.sink)}`).join(' · ')}`,

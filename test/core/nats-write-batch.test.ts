@@ -49,7 +49,11 @@ describe('NATS writes batched per turn (core/nats-write-batch)', () => {
 
     it('delivers publishes queued from separate callbacks, in order, including those issued just before close', async () => {
       const got: string[] = [];
-      const s = sub.subscribe('batched.>', { callback: (_e, m) => got.push(m.string()) });
+      const s = sub.subscribe('batched.>', {
+        callback: (_e, m) => {
+          got.push(m.string());
+        },
+      });
       await sub.flush();
       // Separate macrotasks, as separate HTTP responses would settle deliveries.
       await Promise.all(
