@@ -17,6 +17,7 @@ import {
   type DeliveryStateWatch,
 } from '../../core/delivery-state.js';
 import type { Logger } from '../../core/logging.js';
+import { buildNatsConnectOptions, type NatsAuth } from '../../core/nats-connect-options.js';
 import { Kind, type HeraldResource } from '../../core/resources/types.js';
 import { ConfigKeyPrefix, parseConfigKey } from '../../core/topology.js';
 import { typeOwnerKey } from '../compile.js';
@@ -33,6 +34,8 @@ import { runWorkers, WorkQueue } from './work-queue.js';
 
 export interface KubeOperatorOptions {
   natsUrl: string;
+  /** NATS credentials and TLS files; none = connect with the URL alone. */
+  natsAuth?: NatsAuth;
   configKey: Buffer;
   logger: Logger;
   /** A kubeconfig file; absent: in-cluster service account, else KUBECONFIG / ~/.kube/config. */
@@ -177,8 +180,11 @@ class KubeOperator implements RunningKubeOperator {
         return Promise.resolve({
           ...(delivery && { delivery }),
           ...(verification && {
-            sinkVerified: verification.status === 'verified',
-            sinkMessage: verification.message,
+            sinkVerification: {
+              status: verification.status,
+              reason: verification.reason,
+              message: verification.message,
+            },
           }),
         });
       },
@@ -362,6 +368,7 @@ export async function startKubeOperator(
   const clients = createKubeClients(loadKubeConfig(options.kubeconfigPath));
   const nc = await connect({
     servers: options.natsUrl,
+    ...buildNatsConnectOptions(options.natsAuth),
     name: 'herald-operator',
     maxReconnectAttempts: -1,
   });

@@ -45,6 +45,7 @@ import {
   buildEventTypeStatus,
   buildProducerStatus,
   buildSubscriptionStatus,
+  type SinkVerificationReport,
   describeProblems,
   type DeliveryStatus,
   type TopologyOutcome,
@@ -72,8 +73,8 @@ export interface ReconcilerDeps {
 
 export interface DeliveryReport {
   delivery?: DeliveryStatus;
-  sinkVerified?: boolean;
-  sinkMessage?: string;
+  /** The webhook validation handshake as the dispatchers last recorded it. */
+  sinkVerification?: SinkVerificationReport;
 }
 
 /** NATS could not be reached: the status says so, and the key backs off. */
@@ -217,11 +218,7 @@ export class Reconciler {
       problems,
       compiled,
       topology,
-      {
-        verification,
-        ...(report?.sinkVerified !== undefined && { verified: report.sinkVerified }),
-        ...(report?.sinkMessage !== undefined && { message: report.sinkMessage }),
-      },
+      { verification, ...(report?.sinkVerification && { report: report.sinkVerification }) },
       report?.delivery,
     );
     await this.writeStatus(

@@ -165,12 +165,41 @@ export function buildDeliveryStatus(
   };
 }
 
+/** What dispatchers record of a sink's webhook validation handshake (core/delivery-state.ts). */
+export interface SinkVerificationReport {
+  /** `verified`, `pending` (asking, or the sink unreachable) or `refused` (no consent). */
+  status: string;
+  /** CamelCase, from the dispatcher (e.g. NoConsent, OriginNotAllowed, SinkUnreachable). */
+  reason: string;
+  message: string;
+}
+
+/**
+ * SinkVerified under `verification: handshake`: True once a dispatcher saw consent; False
+ * when the sink answered without it (it is asked again later, so this can still turn True);
+ * Unknown while no answer decided it.
+ */
+function buildSinkVerifiedCondition(report: SinkVerificationReport | undefined): ConditionState {
+  if (report?.status === 'verified') {
+    return markTrue(ConditionType.SinkVerified, StatusReason.Verified);
+  }
+  if (report?.status === 'refused') {
+    return markFalse(ConditionType.SinkVerified, report.reason, report.message);
+  }
+  return markUnknown(
+    ConditionType.SinkVerified,
+    StatusReason.VerificationPending,
+    report?.message ??
+      'waiting for the sink to consent to deliveries (webhook validation handshake)',
+  );
+}
+
 export function buildSubscriptionStatus(
   input: StatusInput,
   problems: readonly ResourceProblem[],
   compiled: CompiledSubscription | undefined,
   topology: TopologyOutcome,
-  sink: { verification: 'none' | 'handshake'; verified?: boolean; message?: string },
+  sink: { verification: 'none' | 'handshake'; report?: SinkVerificationReport },
   delivery: DeliveryStatus | undefined,
 ): Record<string, unknown> {
   const errors = errorsOf(problems);
@@ -186,14 +215,7 @@ export function buildSubscriptionStatus(
   const verified =
     sink.verification === 'none'
       ? markTrue(ConditionType.SinkVerified, StatusReason.NotRequired)
-      : sink.verified
-        ? markTrue(ConditionType.SinkVerified, StatusReason.Verified)
-        : markUnknown(
-            ConditionType.SinkVerified,
-            StatusReason.VerificationPending,
-            sink.message ??
-              'waiting for the sink to consent to deliveries (webhook validation handshake)',
-          );
+      : buildSinkVerifiedCondition(sink.report);
   const states = [verified, consumer];
   return {
     observedGeneration: input.generation,

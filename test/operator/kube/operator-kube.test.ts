@@ -231,6 +231,39 @@ describe('operator in Kubernetes mode (fake API server, real client-node, real N
     assert.equal((edited.status?.delivery as { pausedReason?: string }).pausedReason, undefined);
   });
 
+  it('shows a sink that refused the handshake as SinkVerified=False, and True once it consents', async () => {
+    const subs = resourceApi(c, Kind.Subscription);
+    await subs.create('consenting', {
+      eventTypes: ['order-created'],
+      sink: { uri: 'https://c.example/', verification: 'handshake' },
+    });
+    const kv = await openDeliveryStateBucket(jetstream(await c.nats.connect()));
+    // What a dispatcher records after the sink's answer (dispatcher/main.ts recordVerification).
+    const record = (status: string, reason: string, message: string) =>
+      kv.put(
+        deliveryStateKeyFor(NS, 'consenting'),
+        JSON.stringify({
+          ...createDeliveryState(NS, 'consenting', 1, Date.parse('2026-12-05T10:00:00Z')),
+          sinkVerification: { status, reason, message, since: '2026-12-05T10:00:00.000Z' },
+        }),
+      );
+    await record(
+      'refused',
+      'NoConsent',
+      'https://c.example answered HTTP 200 without WebHook-Allowed-Origin',
+    );
+    const refused = await eventually('SinkVerified=False', async () => {
+      const obj = await subs.get('consenting');
+      return conditionOf(obj, 'SinkVerified')?.status === 'False' ? obj : undefined;
+    });
+    assert.equal(conditionOf(refused, 'SinkVerified')?.reason, 'NoConsent');
+    assert.match(String(conditionOf(refused, 'SinkVerified')?.message), /WebHook-Allowed-Origin/);
+    assert.equal(conditionOf(refused, 'Ready')?.status, 'False');
+    await record('verified', 'Verified', 'https://c.example consented');
+    const ready = await waitForReady(subs.get, 'consenting');
+    assert.equal(conditionOf(ready, 'SinkVerified')?.reason, 'Verified');
+  });
+
   it('restores a stream and a consumer deleted behind its back within one resync', async () => {
     const stream = streamNameFor(NS, 'order-created');
     await c.jsm.streams.delete(stream);

@@ -97,6 +97,62 @@ describe('operator status builders', () => {
       'SinkVerified=Unknown/VerificationPending ConsumerReady=True/ConsumerReady Ready=Unknown/VerificationPending',
     ],
     [
+      'Subscription whose sink refused the handshake',
+      () =>
+        buildSubscriptionStatus(
+          input,
+          [],
+          undefined,
+          applied,
+          {
+            verification: 'handshake',
+            report: {
+              status: 'refused',
+              reason: 'NoConsent',
+              message: 'https://hooks.example answered HTTP 200 without WebHook-Allowed-Origin',
+            },
+          },
+          undefined,
+        ),
+      'SinkVerified=False/NoConsent ConsumerReady=True/ConsumerReady Ready=False/NoConsent',
+    ],
+    [
+      'Subscription whose sink cannot be reached for the handshake',
+      () =>
+        buildSubscriptionStatus(
+          input,
+          [],
+          undefined,
+          applied,
+          {
+            verification: 'handshake',
+            report: {
+              status: 'pending',
+              reason: 'SinkUnreachable',
+              message: 'validation request to https://hooks.example failed',
+            },
+          },
+          undefined,
+        ),
+      'SinkVerified=Unknown/VerificationPending ConsumerReady=True/ConsumerReady Ready=Unknown/VerificationPending',
+    ],
+    [
+      'Subscription whose sink consented',
+      () =>
+        buildSubscriptionStatus(
+          input,
+          [],
+          undefined,
+          applied,
+          {
+            verification: 'handshake',
+            report: { status: 'verified', reason: 'Verified', message: 'ok' },
+          },
+          undefined,
+        ),
+      'SinkVerified=True/Verified ConsumerReady=True/ConsumerReady Ready=True/Ready',
+    ],
+    [
       'Subscription, unknown EventType',
       () =>
         buildSubscriptionStatus(
