@@ -15,6 +15,7 @@ import {
 import { ConfigKeyPrefix } from '../core/topology.js';
 import type { CompiledEventType } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
+import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { createClientErrorListener } from './client-errors.js';
 import { createProducerAuthenticator, type AuthSettings } from './auth/authenticator.js';
 import { readHttpCredentials } from './auth/credentials.js';
@@ -38,6 +39,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface BrokerOptions {
   natsUrl: string;
+  /** NATS credentials and TLS files; none = connect with the URL alone. */
+  natsAuth?: NatsAuth;
   /** 0 = any free port (see RunningBroker.port). */
   httpPort: number;
   /** gRPC port (docs/grpc.md); undefined = no gRPC server, 0 = any free port. */
@@ -163,6 +166,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   try {
     nc = await connect({
       servers: options.natsUrl,
+      ...buildNatsConnectOptions(options.natsAuth),
       name: 'herald-broker',
       maxReconnectAttempts: -1,
       waitOnFirstConnect: true,

@@ -21,6 +21,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { ATTEMPTS_STREAM, attemptsSubjectFor } from '../core/topology.js';
 import type { AttemptLogEntry } from '../dispatcher/attempts-log.js';
 import type { FlagValues } from './flags.js';
@@ -34,6 +35,8 @@ import {
 
 export interface AttemptsCommandOptions {
   values: FlagValues;
+  /** NATS credentials and TLS files; none = connect with the URL alone. */
+  natsAuth?: NatsAuth;
   /** The command's help text, printed after a usage error. */
   usage: string;
   /** Where output goes (tests capture it); default the process's stdout and stderr. */
@@ -71,6 +74,7 @@ export async function runAttemptsCommand(options: AttemptsCommandOptions): Promi
   try {
     nc = await connect({
       servers: query.natsUrl,
+      ...buildNatsConnectOptions(options.natsAuth),
       name: 'herald-attempts',
       maxReconnectAttempts: 0,
     });

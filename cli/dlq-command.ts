@@ -16,6 +16,7 @@ import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/t
 import { decodeStructured, encodeStructured } from '../core/cloudevents/index.js';
 import { MediaType } from '../core/cloudevents/types.js';
 import type { CompiledSubscription } from '../core/config/model.js';
+import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import {
   CONFIG_BUCKET,
   ConfigKeyPrefix,
@@ -44,6 +45,8 @@ import {
 
 export interface DlqCommandOptions {
   values: FlagValues;
+  /** NATS credentials and TLS files; none = connect with the URL alone. */
+  natsAuth?: NatsAuth;
   positionals: string[];
   /** The command's help text, printed after a usage error. */
   usage: string;
@@ -80,7 +83,12 @@ export async function runDlqCommand(options: DlqCommandOptions): Promise<number>
   }
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: query.natsUrl, name: 'herald-dlq', maxReconnectAttempts: 0 });
+    nc = await connect({
+      servers: query.natsUrl,
+      ...buildNatsConnectOptions(options.natsAuth),
+      name: 'herald-dlq',
+      maxReconnectAttempts: 0,
+    });
   } catch (e) {
     err(`herald dlq: cannot connect to NATS at ${query.natsUrl}: ${(e as Error).message}`);
     return 1;

@@ -31,6 +31,26 @@ export const FLAGS = {
     help: 'broker gRPC port (see docs/grpc.md; 0 = any free port)',
   },
   nats: { env: 'NATS_URL', type: 'string', help: 'NATS server URL, e.g. nats://127.0.0.1:4222' },
+  'nats-creds': {
+    env: 'NATS_CREDS_FILE',
+    type: 'string',
+    help: 'NATS credentials file (user JWT + nkey seed, as nsc writes it); re-read on reconnect',
+  },
+  'nats-tls-ca': {
+    env: 'NATS_TLS_CA_FILE',
+    type: 'string',
+    help: 'CA certificate(s) that signed the NATS server’s certificate (PEM)',
+  },
+  'nats-tls-cert': {
+    env: 'NATS_TLS_CERT_FILE',
+    type: 'string',
+    help: 'client certificate for mutual TLS with NATS (PEM); needs --nats-tls-key',
+  },
+  'nats-tls-key': {
+    env: 'NATS_TLS_KEY_FILE',
+    type: 'string',
+    help: 'private key of --nats-tls-cert (PEM)',
+  },
   'nats-port': {
     env: 'HERALD_NATS_PORT',
     type: 'string',

@@ -25,7 +25,11 @@ import {
   type CommandSpec,
   type FlagValues,
 } from './flags.js';
+import { natsAuthOption } from './nats-auth-args.js';
 import { runHerald } from './run.js';
+
+/** The NATS credentials and TLS files: every command that takes --nats takes these too. */
+const NATS_AUTH_FLAGS = ['nats-creds', 'nats-tls-ca', 'nats-tls-cert', 'nats-tls-key'] as const;
 
 const COMMANDS = {
   run: {
@@ -36,6 +40,7 @@ const COMMANDS = {
       'http-port',
       'grpc-port',
       'nats',
+      ...NATS_AUTH_FLAGS,
       'nats-port',
       'sink-port',
       'data-dir',
@@ -60,6 +65,7 @@ const COMMANDS = {
       'Compile EventTypes, Producers and Subscriptions into the NATS config bucket, streams and consumers, and report their status. Reads the Kubernetes API like kubectl; with --resources DIR it reads YAML files instead (file mode).',
     flags: [
       'nats',
+      ...NATS_AUTH_FLAGS,
       'resources',
       'kubeconfig',
       'leader-elect',
@@ -75,6 +81,7 @@ const COMMANDS = {
     summary: 'Accept CloudEvents over HTTP (POST /events), authenticate, validate and store them.',
     flags: [
       'nats',
+      ...NATS_AUTH_FLAGS,
       'http-port',
       'grpc-port',
       'config-key-file',
@@ -87,6 +94,7 @@ const COMMANDS = {
     summary: 'Deliver stored events to Subscription webhooks: signed, retried, dead-lettered.',
     flags: [
       'nats',
+      ...NATS_AUTH_FLAGS,
       'allow-private-sinks',
       'blocked-cidrs',
       'allowed-cidrs',
@@ -100,23 +108,23 @@ const COMMANDS = {
   attempts: {
     summary:
       'Print a Subscription’s latest delivery attempts from HERALD_ATTEMPTS. One line each: time, event, attempt, outcome, HTTP status or failure, latency, error and response excerpt (or --json lines).',
-    flags: ['nats', 'subscription', 'since', 'limit', 'json'],
+    flags: ['nats', ...NATS_AUTH_FLAGS, 'subscription', 'since', 'limit', 'json'],
   },
   dlq: {
     summary:
       'List a Subscription’s dead letters (list), or queue them for redelivery to its current sink (redrive). Both take the same selection: --since and --limit.',
-    flags: ['nats', 'subscription', 'since', 'limit', 'json'],
+    flags: ['nats', ...NATS_AUTH_FLAGS, 'subscription', 'since', 'limit', 'json'],
     positionals: 'list|redrive',
   },
   status: {
     summary:
       'Print each Subscription’s endpoint health: paused or not (and why), consecutive failures, last status, last success and last failure.',
-    flags: ['nats', 'subscription', 'json'],
+    flags: ['nats', ...NATS_AUTH_FLAGS, 'subscription', 'json'],
   },
   resume: {
     summary:
       'Resume a Subscription paused by its endpoint’s health (410 Gone, or autoPauseAfter): delivery continues from where it stopped.',
-    flags: ['nats', 'subscription'],
+    flags: ['nats', ...NATS_AUTH_FLAGS, 'subscription'],
   },
   sink: {
     summary: 'A demo webhook receiver: prints each delivery and whether its signature verifies.',
@@ -177,6 +185,7 @@ async function startCommand(
         resourcesDir: String(values.resources),
         dataDir: String(values['data-dir']),
         ...(typeof values.nats === 'string' ? { natsUrl: values.nats } : {}),
+        ...natsAuthOption(values),
         natsPort: readPort(values, 'nats-port'),
         httpPort: readPort(values, 'http-port'),
         grpcPort: readPort(values, 'grpc-port'),
@@ -199,6 +208,7 @@ async function startCommand(
     case 'broker': {
       const broker = await startBroker({
         natsUrl: requireNats(values, name),
+        ...natsAuthOption(values),
         httpPort: readPort(values, 'http-port'),
         grpcPort: readPort(values, 'grpc-port'),
         // Unseals producers' HMAC secrets: the same key as the operator's.
@@ -216,6 +226,7 @@ async function startCommand(
     case 'dispatcher': {
       const d = await startDispatcher({
         natsUrl: requireNats(values, name),
+        ...natsAuthOption(values),
         configKey: loadConfigKey(
           env.HERALD_CONFIG_KEY,
           values['config-key-file'] as string | undefined,
@@ -239,17 +250,30 @@ async function startCommand(
       };
     }
     case 'attempts':
-      return runAttemptsCommand({ values, usage: formatCommandHelp(name, COMMANDS.attempts) });
+      return runAttemptsCommand({
+        values,
+        ...natsAuthOption(values),
+        usage: formatCommandHelp(name, COMMANDS.attempts),
+      });
     case 'dlq':
       return runDlqCommand({
         values,
+        ...natsAuthOption(values),
         positionals,
         usage: formatCommandHelp(name, COMMANDS.dlq),
       });
     case 'status':
-      return runStatusCommand({ values, usage: formatCommandHelp(name, COMMANDS.status) });
+      return runStatusCommand({
+        values,
+        ...natsAuthOption(values),
+        usage: formatCommandHelp(name, COMMANDS.status),
+      });
     case 'resume':
-      return runResumeCommand({ values, usage: formatCommandHelp(name, COMMANDS.resume) });
+      return runResumeCommand({
+        values,
+        ...natsAuthOption(values),
+        usage: formatCommandHelp(name, COMMANDS.resume),
+      });
     case 'sink': {
       const secrets =
         typeof values.secret === 'string' ? values.secret.split(/[\s,]+/).filter(Boolean) : [];

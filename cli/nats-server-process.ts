@@ -19,6 +19,11 @@ export interface NatsServerOptions {
   binary?: string;
   /** Receives the server's log lines. */
   onLog?: (line: string) => void;
+  /**
+   * A nats-server config file (`-c`), e.g. for TLS or authorization blocks. The flags above
+   * still apply and win over the file's port, host and store settings.
+   */
+  configFile?: string;
   startTimeoutMs?: number;
 }
 
@@ -44,9 +49,11 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     binary = 'nats-server',
     onLog,
     startTimeoutMs = 15_000,
+    configFile,
   } = options;
   mkdirSync(storeDir, { recursive: true });
   const args = ['-js', '-a', host, '-p', String(port), '-sd', storeDir];
+  if (configFile) args.push('-c', configFile);
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
 

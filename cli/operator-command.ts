@@ -10,6 +10,7 @@ import { startOperator } from '../operator/main.js';
 import { loadConfigKey } from './config-key.js';
 import { readPort, readSwitch, type FlagValues } from './flags.js';
 import { startMetricsServer } from './metrics-server.js';
+import { natsAuthOption } from './nats-auth-args.js';
 
 export async function startOperatorCommand(
   values: FlagValues,
@@ -25,6 +26,7 @@ export async function startOperatorCommand(
   if (typeof values.resources === 'string') {
     const op = await startOperator({
       natsUrl,
+      ...natsAuthOption(values),
       resourcesDir: values.resources,
       configKey,
       logger,
@@ -35,6 +37,7 @@ export async function startOperatorCommand(
   const leaseDuration = parseDuration(String(values['lease-duration']));
   const op = await startKubeOperator({
     natsUrl,
+    ...natsAuthOption(values),
     configKey,
     logger,
     ...(typeof values.kubeconfig === 'string' &&

@@ -7,6 +7,7 @@ import { startBroker, type RunningBroker } from '../broker/main.js';
 import { RegistryAccess } from '../broker/registry.js';
 import { startDispatcher, type RunningDispatcher } from '../dispatcher/main.js';
 import { createLogger, type Logger } from '../core/logging.js';
+import type { NatsAuth } from '../core/nats-connect-options.js';
 import { readSecretValue } from '../core/resources/validate.js';
 import { loadResourceDirectory } from '../operator/files.js';
 import { startOperator, type RunningOperator } from '../operator/main.js';
@@ -18,6 +19,8 @@ export interface RunOptions {
   resourcesDir: string;
   dataDir: string;
   natsUrl?: string;
+  /** Credentials and TLS files for the --nats server; the local nats-server needs none. */
+  natsAuth?: NatsAuth;
   natsPort: number;
   httpPort: number;
   /** Broker gRPC port (0 = any free port); undefined = no gRPC server. */
@@ -93,6 +96,13 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
   };
   try {
     let natsUrl = options.natsUrl;
+    // Only an external server asks for credentials or TLS; the local one is started without.
+    const natsAuth = natsUrl ? options.natsAuth : undefined;
+    if (!natsUrl && options.natsAuth) {
+      log.warn(
+        'NATS credentials and TLS files are ignored without --nats: the local server needs none',
+      );
+    }
     if (!natsUrl) {
       const nats: NatsServerProcess = await startNatsServer({
         storeDir: join(dataDir, 'nats'),
@@ -103,6 +113,7 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
     }
     const operator: RunningOperator = await startOperator({
       natsUrl,
+      ...(natsAuth && { natsAuth }),
       resourcesDir,
       configKey,
       logger: logger('operator'),
@@ -111,6 +122,7 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
     stack.push({ name: 'operator', stop: () => operator.stop() });
     const dispatcher: RunningDispatcher = await startDispatcher({
       natsUrl,
+      ...(natsAuth && { natsAuth }),
       configKey,
       logger: logger('dispatcher'),
       allowPrivateSinks: options.allowPrivateSinks,
@@ -128,6 +140,7 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
     stack.push({ name: 'sink', stop: () => sink.stop() });
     const broker: RunningBroker = await startBroker({
       natsUrl,
+      ...(natsAuth && { natsAuth }),
       httpPort: options.httpPort,
       ...(options.grpcPort !== undefined && { grpcPort: options.grpcPort }),
       configKey,

@@ -20,12 +20,15 @@ import {
   updateDeliveryState,
   type DeliveryState,
 } from '../core/delivery-state.js';
+import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { CONFIG_BUCKET, ConfigKeyPrefix, parseConfigKey } from '../core/topology.js';
 import type { FlagValues } from './flags.js';
 import { readNatsUrl, readSubscriptionId, UsageError } from './inspect-args.js';
 
 export interface StatusCommandOptions {
   values: FlagValues;
+  /** NATS credentials and TLS files; none = connect with the URL alone. */
+  natsAuth?: NatsAuth;
   /** The command's help text, printed after a usage error. */
   usage: string;
   /** Where output goes (tests capture it); default the process's stdout and stderr. */
@@ -168,6 +171,7 @@ async function runWith(
   try {
     nc = await connect({
       servers: parsed.natsUrl,
+      ...buildNatsConnectOptions(options.natsAuth),
       name: `herald-${command}`,
       maxReconnectAttempts: 0,
     });

@@ -20,6 +20,8 @@ export const ErrorCode = {
   OperatorStopped: 'ERR_OPERATOR_STOPPED',
   /** A consumer's message iterator ended without being asked to (the loop reconnects). */
   ConsumeInterrupted: 'ERR_CONSUME_INTERRUPTED',
+  /** A NATS credentials or TLS file that cannot be used (unreadable, malformed, cert without key). */
+  InvalidNatsAuth: 'ERR_INVALID_NATS_AUTH',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

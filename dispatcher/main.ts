@@ -9,6 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { openConfigBucket, watchConfig, type ConfigChange } from '../core/config/kv.js';
 import type { Logger } from '../core/logging.js';
+import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { sendQueuedWrites } from '../core/nats-write-batch.js';
 import {
   createDeliveryState,
@@ -39,6 +40,8 @@ import { heraldUserAgent } from './version.js';
 
 export interface DispatcherOptions {
   natsUrl: string;
+  /** NATS credentials and TLS files; none = connect with the URL alone. */
+  natsAuth?: NatsAuth;
   /** The installation's 32-byte config key, to unseal signing secrets and sink credentials. */
   configKey: Buffer;
   logger: Logger;
@@ -96,6 +99,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
   const webhookOrigin = checkWebhookOrigin(options.webhookOrigin ?? DEFAULT_WEBHOOK_ORIGIN);
   const nc = await connect({
     servers: options.natsUrl,
+    ...buildNatsConnectOptions(options.natsAuth),
     name: 'herald-dispatcher',
     maxReconnectAttempts: -1,
     // nats.js otherwise builds an Error per request for async stack traces: measured ~20 µs of

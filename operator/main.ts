@@ -26,6 +26,7 @@ import {
 } from '../core/config/model.js';
 import { ErrorCode, HeraldError } from '../core/errors.js';
 import type { Logger } from '../core/logging.js';
+import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { ConfigKeyPrefix, parseConfigKey } from '../core/topology.js';
 import {
   compileResources,
@@ -52,6 +53,8 @@ import type { DeletionPolicy } from './jetstream-config.js';
 
 export interface OperatorOptions {
   natsUrl: string;
+  /** NATS credentials and TLS files; none = connect with the URL alone. */
+  natsAuth?: NatsAuth;
   resourcesDir: string;
   /** The installation's 32-byte key that seals secret material in the config. */
   configKey: Buffer;
@@ -382,6 +385,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   }
   const nc = await connect({
     servers: options.natsUrl,
+    ...buildNatsConnectOptions(options.natsAuth),
     name: 'herald-operator',
     maxReconnectAttempts: -1,
   });
