@@ -16,6 +16,7 @@ import { ConfigKeyPrefix } from '../core/topology.js';
 import type { CompiledEventType } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
 import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
+import { followConnection } from '../core/nats-connection-status.js';
 import { createClientErrorListener } from './client-errors.js';
 import { createProducerAuthenticator, type AuthSettings } from './auth/authenticator.js';
 import { readHttpCredentials } from './auth/credentials.js';
@@ -175,6 +176,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       noAsyncTraces: true,
     });
     natsConnected = true;
+    // Publishes fail fast while NATS is away.
     void followConnection(nc, logger, (connected) => (natsConnected = connected));
     const js = jetstream(nc);
     const kv = await openConfigBucket(js);
@@ -295,27 +297,4 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
-}
-
-/** Tracks connectivity so publishes fail fast while NATS is away. */
-async function followConnection(
-  nc: NatsConnection,
-  logger: Logger,
-  setConnected: (connected: boolean) => void,
-): Promise<void> {
-  for await (const status of nc.status()) {
-    switch (status.type) {
-      case 'disconnect':
-        setConnected(false);
-        logger.warn({ server: status.server }, 'NATS disconnected');
-        break;
-      case 'reconnect':
-        setConnected(true);
-        logger.info({ server: status.server }, 'NATS reconnected');
-        break;
-      case 'close':
-        setConnected(false);
-        break;
-    }
-  }
 }

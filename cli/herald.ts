@@ -243,6 +243,8 @@ async function startCommand(
       const metrics = await startMetricsServer({
         port: readPort(values, 'metrics-port'),
         registries: () => [d.registry],
+        // Not ready while NATS is away (it reconnects by itself: /healthz stays 200).
+        ready: () => d.isConnected(),
       });
       return async () => {
         await d.stop();

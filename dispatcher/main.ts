@@ -11,6 +11,7 @@ import { openConfigBucket, watchConfig, type ConfigChange } from '../core/config
 import type { Logger } from '../core/logging.js';
 import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { sendQueuedWrites } from '../core/nats-write-batch.js';
+import { followConnection } from '../core/nats-connection-status.js';
 import {
   createDeliveryState,
   openDeliveryStateBucket,
@@ -85,6 +86,8 @@ export interface RunningDispatcher {
   readonly allowPrivateSinks: boolean;
   /** A handshake subscription's sink verification here (`ns/name`); undefined before it starts. */
   verificationOf(id: string): VerificationState | undefined;
+  /** Connected to NATS now (false while nats.js reconnects): the CLI's /readyz. */
+  isConnected(): boolean;
 }
 
 export async function startDispatcher(options: DispatcherOptions): Promise<RunningDispatcher> {
@@ -224,10 +227,13 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       'dispatcher started',
     );
 
+    let natsConnected = true;
+    void followConnection(nc, logger, (connected) => (natsConnected = connected));
     let stopped: Promise<void> | undefined;
     return {
       registry: metrics.registry,
       allowPrivateSinks,
+      isConnected: () => natsConnected && !nc.isClosed(),
       verificationOf: (id) => handshake.verificationOf(id),
       stop() {
         stopped ??= (async () => {

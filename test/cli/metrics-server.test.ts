@@ -46,4 +46,25 @@ describe('herald dispatcher --metrics-port', function () {
     assert.equal((await fetch(`${base}/nope`)).status, 404);
     assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 405);
   });
+
+  it('is not ready while NATS is away, stays live, and is ready again once NATS is back', async () => {
+    const statusOf = async (path: string) => (await fetch(`${base}${path}`)).status;
+    await nats.restart({
+      whileDown: async () => {
+        await waitUntil(async () => (await statusOf('/readyz')) === 503, '/readyz 503');
+        assert.equal(await statusOf('/healthz'), 200, 'live: nats.js reconnects by itself');
+      },
+    });
+    await waitUntil(async () => (await statusOf('/readyz')) === 200, '/readyz 200 again');
+    assert.match(dispatcher.stdout(), /NATS disconnected/);
+    assert.match(dispatcher.stdout(), /NATS reconnected/);
+  });
 });
+
+async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
