@@ -78,9 +78,11 @@ async function waitForCount(
 }
 
 /** Waits until process `pid` has used no CPU for `quietMs` (a child done starting up). */
-async function waitUntilIdle(pid: number, quietMs = 500): Promise<void> {
+async function waitUntilIdle(pid: number, quietMs = 500, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   let before = cpuMicrosOf(pid);
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not go idle`);
     await new Promise((r) => setTimeout(r, quietMs));
     const now = cpuMicrosOf(pid);
     if (now === undefined || now === before) return;
@@ -223,7 +225,12 @@ async function main(): Promise<void> {
   // The built CLI, as installed (`npm run build`; `node dist/cli/herald.js`); --from-source
   // runs the TypeScript through tsx instead (its helpers add CPU per call).
   const fromSource = process.argv.includes('--from-source');
-  if (!fromSource) execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  if (!fromSource) {
+    execFileSync('npm', ['run', 'build'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
   const startDispatcherProcess = (): HeraldProcess =>
     fromSource
       ? spawnHerald(dispatcherArgs, { HERALD_CONFIG_KEY: configKeyText })
@@ -266,6 +273,61 @@ async function main(): Promise<void> {
     );
     await pool.close();
   };
+  /** The reference loop (bench/naive-dispatcher.ts) over this round's stored events. */
+  const runReference = async (round: number, startSeq: number): Promise<void> => {
+    await ask(sink, 'reset');
+    const child = fork(
+      join(dirname(self), 'naive-dispatcher.ts'),
+      [
+        ...['--nats', nats.url, '--stream', streamNameFor('bench', 'order-created')],
+        ...['--start-seq', String(startSeq), '--count', String(EVENTS)],
+        ...['--in-flight', String(IN_FLIGHT), '--sink', sinkUrl],
+        ...['--secret', `whsec_${randomBytes(32).toString('base64')}`],
+      ],
+      { execArgv: ['--import', 'tsx'] },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    await Promise.race([
+      new Promise((r) => child.once('message', r)),
+      exited.then(() => Promise.reject(new Error('the reference loop exited before it was ready'))),
+    ]);
+    const cpu = measureCpu({ loop: child.pid!, nats: nats.process.pid, sink: sink.pid! });
+    child.send({ cmd: 'go' });
+    const stats = await waitForCount(sink, EVENTS);
+    const used = cpu();
+    cpuNaive.push({
+      dispatcher: used.loop! / EVENTS,
+      nats: used.nats! / EVENTS,
+      sink: used.sink! / EVENTS,
+    });
+    naive.push((EVENTS - 1) / ((stats.last - stats.first) / 1000));
+    await exited;
+    progress(`round ${round}: reference loop done`);
+  };
+  /** `herald dispatcher`, started while the subscription is paused, then resumed. */
+  const runHerald = async (round: number): Promise<void> => {
+    writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, true));
+    await operator.applyNow();
+    await ask(sink, 'reset');
+    const d = startDispatcherProcess();
+    await waitUntilIdle(d.child.pid!);
+    const cpu = measureCpu({ dispatcher: d.child.pid!, nats: nats.process.pid, sink: sink.pid! });
+    writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, false));
+    await operator.applyNow();
+    const stats = await waitForCount(sink, EVENTS);
+    const used = cpu();
+    cpuHerald.push({
+      dispatcher: used.dispatcher! / EVENTS,
+      nats: used.nats! / EVENTS,
+      sink: used.sink! / EVENTS,
+    });
+    herald.push((EVENTS - 1) / ((stats.last - stats.first) / 1000));
+    progress(`round ${round}: dispatcher done`);
+    await d.stop();
+    // Paused again: events of the next round wait in its consumer.
+    writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, true));
+    await operator.applyNow();
+  };
   // One unmeasured pass first, so the baseline's JIT (and the sink's) is warm in every round.
   await postBare();
   for (let round = 0; round < ROUNDS; round++) {
@@ -290,51 +352,10 @@ async function main(): Promise<void> {
     );
     progress(`round ${round}: ${EVENTS} events stored`);
 
-    // The reference loop (bench/naive-dispatcher.ts) over the same stored events.
-    await ask(sink, 'reset');
-    const naiveChild = fork(
-      join(dirname(self), 'naive-dispatcher.ts'),
-      [
-        ...['--nats', nats.url, '--stream', streamNameFor('bench', 'order-created')],
-        ...['--start-seq', String(startSeq), '--count', String(EVENTS)],
-        ...['--in-flight', String(IN_FLIGHT), '--sink', sinkUrl],
-        ...['--secret', `whsec_${randomBytes(32).toString('base64')}`],
-      ],
-      { execArgv: ['--import', 'tsx'] },
-    );
-    await new Promise((r) => naiveChild.once('message', r));
-    const naiveCpu = measureCpu({ loop: naiveChild.pid!, nats: nats.process.pid, sink: sink.pid! });
-    naiveChild.send({ cmd: 'go' });
-    const nv = await waitForCount(sink, EVENTS);
-    const naiveUsed = naiveCpu();
-    cpuNaive.push({
-      dispatcher: naiveUsed.loop! / EVENTS,
-      nats: naiveUsed.nats! / EVENTS,
-      sink: naiveUsed.sink! / EVENTS,
-    });
-    naive.push((EVENTS - 1) / ((nv.last - nv.first) / 1000));
-    await new Promise((r) => naiveChild.once('exit', r));
-    progress(`round ${round}: reference loop done`);
-    await ask(sink, 'reset');
-    const d = startDispatcherProcess();
-    await waitUntilIdle(d.child.pid!);
-    const heraldCpu = measureCpu({
-      dispatcher: d.child.pid!,
-      nats: nats.process.pid,
-      sink: sink.pid!,
-    });
-    writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, false));
-    await operator.applyNow();
-    const h = await waitForCount(sink, EVENTS);
-    const used = heraldCpu();
-    cpuHerald.push({
-      dispatcher: used.dispatcher! / EVENTS,
-      nats: used.nats! / EVENTS,
-      sink: used.sink! / EVENTS,
-    });
-    herald.push((EVENTS - 1) / ((h.last - h.first) / 1000));
-    progress(`round ${round}: dispatcher done`);
-    await d.stop();
+    // Herald and the reference loop deliver the same stored events, in turns: which goes
+    // first alternates by round (the first one reads what was just written).
+    const runs = [() => runHerald(round), () => runReference(round, startSeq)];
+    for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
   }
 
   // 2. Latency at RATE events/s.
@@ -412,7 +433,7 @@ async function main(): Promise<void> {
     `CPU µs per event, per round — reference loop: ${cpuNaive.map((c) => `loop ${us(c.dispatcher)} + nats-server ${us(c.nats)} + sink ${us(c.sink)}`).join(' · ')}`,
   );
   console.log(
-    `CPU µs per event, per round — bare: ${cpuBare.map((c) => `client ${us(c.client)} + sink ${us(c.sink)}`).join(' · ')}`,
+    `CPU µs per event, per round — bare: ${cpuBare.map((c) => `client ${us(c.client)} (the bench process: client, idle broker and operator) + sink ${us(c.sink)}`).join(' · ')}`,
   );
   console.log(
     `latency 202 → sink receipt at ${achieved.toFixed(0)} events/s offered (${lat.length} events): p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms, max ${lat[lat.length - 1]!.toFixed(1)} ms (targets 5 / 25 ms)`,

@@ -3,7 +3,8 @@
  * bench/dispatcher-delivery.ts: a reference for what such a loop costs on this machine, with
  * no Herald code. Per message of a durable pull consumer: a ledger check (@nats-io/kv get), a
  * Standard Webhooks-signed POST (undici), a ledger write (kv put) and an ack; `--in-flight`
- * at once. No retries, filters, metrics or attempt records. Run as a child process:
+ * at once; connected as Herald is (noAsyncTraces). No retries, filters, metrics or attempt
+ * records. Run as a child process:
  *   node --import tsx bench/naive-dispatcher.ts --nats URL --stream NAME --start-seq N
  *        --count N --in-flight C --sink URL --secret whsec_…
  * It sends {ready: true} once connected, waits for {cmd: 'go'}, then {done: true} at the end.
@@ -31,7 +32,9 @@ const inFlight = Number(values['in-flight']);
 const sinkUrl = new URL(values.sink!);
 const key = Buffer.from(values.secret!.replace(/^whsec_/, ''), 'base64');
 
-const nc = await connect({ servers: values.nats! });
+// As Herald's dispatcher connects: without async stack traces (nats.js builds an Error per
+// request otherwise).
+const nc = await connect({ servers: values.nats!, noAsyncTraces: true });
 const js = jetstream(nc);
 const jsm = await jetstreamManager(nc);
 const name = `naive-${values['start-seq']}`;
@@ -87,6 +90,7 @@ void (async () => {
 })();
 await finished;
 messages.stop();
+await jsm.consumers.delete(values.stream!, name);
 await pool.close();
 await nc.drain();
 process.send!({ done: true });

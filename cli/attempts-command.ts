@@ -26,6 +26,7 @@ import { ATTEMPTS_STREAM, attemptsSubjectFor } from '../core/topology.js';
 import type { AttemptLogEntry } from '../dispatcher/attempts-log.js';
 import type { FlagValues } from './flags.js';
 import {
+  describeNatsUrl,
   parseSince,
   readLimit,
   readNatsUrl,
@@ -79,7 +80,9 @@ export async function runAttemptsCommand(options: AttemptsCommandOptions): Promi
       maxReconnectAttempts: 0,
     });
   } catch (e) {
-    err(`herald attempts: cannot connect to NATS at ${query.natsUrl}: ${(e as Error).message}`);
+    err(
+      `herald attempts: cannot connect to NATS at ${describeNatsUrl(query.natsUrl)}: ${(e as Error).message}`,
+    );
     return 1;
   }
   try {

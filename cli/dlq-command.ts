@@ -36,6 +36,7 @@ import {
 } from './dlq-read.js';
 import type { FlagValues } from './flags.js';
 import {
+  describeNatsUrl,
   parseSince,
   readLimit,
   readNatsUrl,
@@ -90,7 +91,9 @@ export async function runDlqCommand(options: DlqCommandOptions): Promise<number>
       maxReconnectAttempts: 0,
     });
   } catch (e) {
-    err(`herald dlq: cannot connect to NATS at ${query.natsUrl}: ${(e as Error).message}`);
+    err(
+      `herald dlq: cannot connect to NATS at ${describeNatsUrl(query.natsUrl)}: ${(e as Error).message}`,
+    );
     return 1;
   }
   try {

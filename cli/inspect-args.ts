@@ -20,6 +20,14 @@ export function readNatsUrl(values: FlagValues): string {
   return natsUrl;
 }
 
+/**
+ * A NATS URL (or comma-separated list) fit for output: user, password or token in it become
+ * `***` (`nats://user:pass@host` is how some installs pass credentials).
+ */
+export function describeNatsUrl(url: string): string {
+  return url.replace(/\/\/[^/@,]*@/g, '//***@');
+}
+
 /** `--subscription NAMESPACE/NAME`; undefined when absent and not required. */
 export function readSubscriptionId(values: FlagValues): { namespace: string; name: string };
 export function readSubscriptionId(

@@ -14,6 +14,7 @@ import { startOperator, type RunningOperator } from '../operator/main.js';
 import { startDemoSink, type RunningDemoSink } from './demo-sink.js';
 import { startNatsServer, type NatsServerProcess } from './nats-server-process.js';
 import { ensureLocalConfigKey } from './config-key.js';
+import { describeNatsUrl } from './inspect-args.js';
 
 export interface RunOptions {
   resourcesDir: string;
@@ -155,7 +156,7 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
         `Herald is running (resources: ${resourcesDir})`,
         `  broker   ${brokerUrl}/events`,
         ...(broker.grpcPort === undefined ? [] : [`  grpc     127.0.0.1:${broker.grpcPort}`]),
-        `  nats     ${natsUrl}`,
+        `  nats     ${describeNatsUrl(natsUrl)}`,
         `  sink     ${sink.url}`,
         'Press Ctrl-C to stop.',
       ].join('\n'),

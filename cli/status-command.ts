@@ -23,7 +23,7 @@ import {
 import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { CONFIG_BUCKET, ConfigKeyPrefix, parseConfigKey } from '../core/topology.js';
 import type { FlagValues } from './flags.js';
-import { readNatsUrl, readSubscriptionId, UsageError } from './inspect-args.js';
+import { describeNatsUrl, readNatsUrl, readSubscriptionId, UsageError } from './inspect-args.js';
 
 export interface StatusCommandOptions {
   values: FlagValues;
@@ -177,7 +177,7 @@ async function runWith(
     });
   } catch (e) {
     io.err(
-      `herald ${command}: cannot connect to NATS at ${parsed.natsUrl}: ${(e as Error).message}`,
+      `herald ${command}: cannot connect to NATS at ${describeNatsUrl(parsed.natsUrl)}: ${(e as Error).message}`,
     );
     return 1;
   }

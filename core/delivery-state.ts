@@ -55,7 +55,14 @@ export interface DeliveryState {
    * The webhook validation handshake (sink.verification: handshake), as the last dispatcher to
    * ask saw it: `verified`, `pending` or `refused`, why, and since when.
    */
-  sinkVerification?: { status: string; reason: string; message: string; since: string };
+  sinkVerification?: {
+    status: string;
+    reason: string;
+    message: string;
+    since: string;
+    /** scheme://host:port of the sink the verdict is about (a changed sink is asked anew). */
+    sinkOrigin?: string;
+  };
   updatedAt: string;
 }
 

@@ -28,22 +28,27 @@ export function sendSoon(write: Write, onError?: OnError): void {
   scheduled ??= setImmediate(sendQueuedWrites);
 }
 
-/** Issues every queued write now, in order. */
+/** Issues every queued write now, in order (writes they queue in turn too). */
 export function sendQueuedWrites(): void {
   if (scheduled) {
     clearImmediate(scheduled);
     scheduled = undefined;
   }
-  // Writes queued by a write run in this same pass.
-  for (let i = 0; i < queue.length; i++) {
-    const { write, onError } = queue[i]!;
-    try {
-      write();
-    } catch (err) {
-      onError?.(err);
+  // Taken out of the queue before running: nothing runs twice, even if a handler throws or a
+  // write calls this function again.
+  for (let batch = queue.splice(0); batch.length > 0; batch = queue.splice(0)) {
+    for (const { write, onError } of batch) {
+      try {
+        write();
+      } catch (err) {
+        try {
+          onError?.(err);
+        } catch {
+          // A failing error handler must not cost the other writes (nor the process).
+        }
+      }
     }
   }
-  queue.length = 0;
 }
 
 /** Writes waiting for the end of the turn (for tests). */

@@ -199,6 +199,7 @@ export class AttemptsLog implements DeliveryHooks {
       (err) => {
         this.awaiting.delete(token);
         this.problem(AttemptRecordResult.Failed, `cannot publish: ${String(err)}`);
+        if (this.awaiting.size === 0) this.onIdle?.();
       },
     );
   }

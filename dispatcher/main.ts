@@ -109,6 +109,9 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
     // CPU per delivery (consume, ack, ledger get and put).
     noAsyncTraces: true,
   });
+  // From the start: status events are not replayed, and starting can take a while.
+  let natsConnected = true;
+  void followConnection(nc, logger, (connected) => (natsConnected = connected));
   try {
     const js = jetstream(nc);
     const kv = await openConfigBucket(js);
@@ -141,6 +144,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
           reason: state.reason,
           message: state.message,
           since: toTime(state.since),
+          sinkOrigin: state.sinkOrigin,
         },
         updatedAt: toTime(now),
       })).catch((err: unknown) =>
@@ -227,8 +231,6 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       'dispatcher started',
     );
 
-    let natsConnected = true;
-    void followConnection(nc, logger, (connected) => (natsConnected = connected));
     let stopped: Promise<void> | undefined;
     return {
       registry: metrics.registry,

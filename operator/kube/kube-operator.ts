@@ -184,6 +184,7 @@ class KubeOperator implements RunningKubeOperator {
               status: verification.status,
               reason: verification.reason,
               message: verification.message,
+              ...(verification.sinkOrigin && { sinkOrigin: verification.sinkOrigin }),
             },
           }),
         });

@@ -218,7 +218,11 @@ export class Reconciler {
       problems,
       compiled,
       topology,
-      { verification, ...(report?.sinkVerification && { report: report.sinkVerification }) },
+      {
+        verification,
+        ...(originOf(r.spec.sink.uri) && { origin: originOf(r.spec.sink.uri) }),
+        ...(report?.sinkVerification && { report: report.sinkVerification }),
+      },
       report?.delivery,
     );
     await this.writeStatus(
@@ -387,4 +391,13 @@ function streamsInStatus(r: HeraldResource): string[] {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** scheme://host:port of a sink URI, as the dispatcher names sinks; undefined if unparsable. */
+function originOf(uri: string): string | undefined {
+  try {
+    return new URL(uri).origin;
+  } catch {
+    return undefined;
+  }
 }

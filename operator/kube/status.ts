@@ -172,6 +172,8 @@ export interface SinkVerificationReport {
   /** CamelCase, from the dispatcher (e.g. NoConsent, OriginNotAllowed, SinkUnreachable). */
   reason: string;
   message: string;
+  /** The sink the verdict is about; one for another sink (since changed) counts as none. */
+  sinkOrigin?: string;
 }
 
 /**
@@ -179,11 +181,16 @@ export interface SinkVerificationReport {
  * when the sink answered without it (it is asked again later, so this can still turn True);
  * Unknown while no answer decided it.
  */
-function buildSinkVerifiedCondition(report: SinkVerificationReport | undefined): ConditionState {
+function buildSinkVerifiedCondition(
+  sinkOrigin: string | undefined,
+  given: SinkVerificationReport | undefined,
+): ConditionState {
+  const report = given?.sinkOrigin && given.sinkOrigin !== sinkOrigin ? undefined : given;
   if (report?.status === 'verified') {
     return markTrue(ConditionType.SinkVerified, StatusReason.Verified);
   }
-  if (report?.status === 'refused') {
+  // The SSRF guard refuses this address until the dispatchers' flags change: not pending.
+  if (report?.status === 'refused' || report?.reason === 'ForbiddenAddress') {
     return markFalse(ConditionType.SinkVerified, report.reason, report.message);
   }
   return markUnknown(
@@ -199,7 +206,12 @@ export function buildSubscriptionStatus(
   problems: readonly ResourceProblem[],
   compiled: CompiledSubscription | undefined,
   topology: TopologyOutcome,
-  sink: { verification: 'none' | 'handshake'; report?: SinkVerificationReport },
+  sink: {
+    verification: 'none' | 'handshake';
+    /** scheme://host:port of the sink in the spec. */
+    origin?: string;
+    report?: SinkVerificationReport;
+  },
   delivery: DeliveryStatus | undefined,
 ): Record<string, unknown> {
   const errors = errorsOf(problems);
@@ -215,7 +227,7 @@ export function buildSubscriptionStatus(
   const verified =
     sink.verification === 'none'
       ? markTrue(ConditionType.SinkVerified, StatusReason.NotRequired)
-      : buildSinkVerifiedCondition(sink.report);
+      : buildSinkVerifiedCondition(sink.origin, sink.report);
   const states = [verified, consumer];
   return {
     observedGeneration: input.generation,

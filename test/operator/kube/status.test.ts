@@ -137,6 +137,50 @@ describe('operator status builders', () => {
       'SinkVerified=Unknown/VerificationPending ConsumerReady=True/ConsumerReady Ready=Unknown/VerificationPending',
     ],
     [
+      'Subscription whose sink changed since it refused: the old verdict does not count',
+      () =>
+        buildSubscriptionStatus(
+          input,
+          [],
+          undefined,
+          applied,
+          {
+            verification: 'handshake',
+            origin: 'https://new.example',
+            report: {
+              status: 'refused',
+              reason: 'NoConsent',
+              message: 'https://old.example answered HTTP 403',
+              sinkOrigin: 'https://old.example',
+            },
+          },
+          undefined,
+        ),
+      'SinkVerified=Unknown/VerificationPending ConsumerReady=True/ConsumerReady Ready=Unknown/VerificationPending',
+    ],
+    [
+      'Subscription whose sink address the SSRF guard refuses',
+      () =>
+        buildSubscriptionStatus(
+          input,
+          [],
+          undefined,
+          applied,
+          {
+            verification: 'handshake',
+            origin: 'http://10.0.0.8',
+            report: {
+              status: 'pending',
+              reason: 'ForbiddenAddress',
+              message: 'validation request to http://10.0.0.8 failed: private address',
+              sinkOrigin: 'http://10.0.0.8',
+            },
+          },
+          undefined,
+        ),
+      'SinkVerified=False/ForbiddenAddress ConsumerReady=True/ConsumerReady Ready=False/ForbiddenAddress',
+    ],
+    [
       'Subscription whose sink consented',
       () =>
         buildSubscriptionStatus(
