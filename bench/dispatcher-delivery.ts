@@ -359,6 +359,8 @@ async function main(): Promise<void> {
   }
 
   // 2. Latency at RATE events/s.
+  writeFileSync(join(dir, 'all.yaml'), resources(sinkUrl, 1, IN_FLIGHT, false));
+  await operator.applyNow();
   await ask(sink, 'reset');
   const d = startDispatcherProcess();
   // Warm up until the dispatcher delivers (its process and loops have started).
