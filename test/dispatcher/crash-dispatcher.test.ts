@@ -171,11 +171,23 @@ describe('dispatcher SIGKILLed again and again while events flow', function () {
       `${duplicates} duplicates for ${kills} kills: more than were in flight`,
     );
     const recorded = await readLedger(js, idOfKey);
-    const unrecorded = ids.filter((id) => !recorded.has(id));
+    // kv.keys() is not what the dispatcher reads: it ends a listing at the first message that
+    // reports nothing pending (or at an idle heartbeat), and a listing here once came back one
+    // key short of 3,000 with no ledger write failure logged. So each key it did not list is
+    // asked for by direct get, as the dispatcher asks; the count of those is printed below.
+    const ledger = await new Kvm(js).open(LEDGER_BUCKET);
+    const unrecorded: string[] = [];
+    let unlisted = 0;
+    for (const [key, id] of idOfKey) {
+      if (recorded.has(id)) continue;
+      const entry = await ledger.get(key);
+      if (entry?.operation === 'PUT') unlisted++;
+      else unrecorded.push(id);
+    }
     const writeFailures = outputs.join('').split('cannot record the delivery').length - 1;
-    assert.equal(
-      recorded.size,
-      EVENTS,
+    assert.deepEqual(
+      unrecorded,
+      [],
       `every delivery recorded; missing ${unrecorded.slice(0, 5).join(', ')} (ledger write failures logged: ${writeFailures})`,
     );
 
@@ -187,7 +199,7 @@ describe('dispatcher SIGKILLed again and again while events flow', function () {
     assert.ok(webhookIdsStable, 'a duplicate carries the same webhook-id');
     console.log(
       `      crash test: ${EVENTS} events, ${kills} SIGKILLs, ${sink.requests.length} POSTs, ` +
-        `${duplicates} duplicate(s), all in crash windows; ledger hits logged (lower bound, a ` +
+        `${duplicates} duplicate(s), all in crash windows; ${unlisted} recorded key(s) kv.keys() did not list; ledger hits logged (lower bound, a ` +
         `killed process loses its unflushed log): ${hits}; ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   });
@@ -213,7 +225,7 @@ async function killNow(p: HeraldProcess): Promise<void> {
   await exited;
 }
 
-/** The ce-ids whose ledger key exists now. */
+/** The ce-ids whose ledger key kv.keys() lists now (it may miss some: see the final check). */
 async function readLedger(js: JetStreamClient, idOfKey: Map<string, string>): Promise<Set<string>> {
   const kv = await new Kvm(js).open(LEDGER_BUCKET);
   const recorded = new Set<string>();
