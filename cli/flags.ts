@@ -126,6 +126,12 @@ export const FLAGS = {
     default: '9090',
     help: 'port serving /metrics, /healthz and /readyz (0 = any free port)',
   },
+  'system-replicas': {
+    env: 'HERALD_SYSTEM_REPLICAS',
+    type: 'string',
+    default: '1',
+    help: 'replicas (1-5) of Herald’s system streams and KV buckets; the NATS cluster size, e.g. 3',
+  },
   'config-key-file': {
     env: 'HERALD_CONFIG_KEY_FILE',
     type: 'string',
@@ -232,6 +238,25 @@ export function readPort(values: FlagValues, name: FlagName): number {
     );
   }
   return port;
+}
+
+/** A whole number from `min` to `max`, e.g. `--system-replicas 3`. */
+export function readIntegerInRange(
+  values: FlagValues,
+  name: FlagName,
+  min: number,
+  max: number,
+): number {
+  const text = String(values[name]).trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const env: string | undefined = (FLAGS[name] as FlagSpec).env;
+    throw new HeraldError(
+      ErrorCode.Usage,
+      `--${name}${env ? ` (${env})` : ''} must be a whole number from ${min} to ${max}, got "${String(values[name])}"`,
+    );
+  }
+  return n;
 }
 
 /** An on/off flag that defaults to on, so it takes a value: `--attempts-log=false`. */

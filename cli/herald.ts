@@ -73,6 +73,7 @@ const COMMANDS = {
       'lease-duration',
       'resync-interval',
       'metrics-port',
+      'system-replicas',
       'config-key-file',
       'log-level',
     ],

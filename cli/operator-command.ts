@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { startKubeOperator } from '../operator/kube/kube-operator.js';
 import { startOperator } from '../operator/main.js';
 import { loadConfigKey } from './config-key.js';
-import { readPort, readSwitch, type FlagValues } from './flags.js';
+import { readIntegerInRange, readPort, readSwitch, type FlagValues } from './flags.js';
 import { startMetricsServer } from './metrics-server.js';
 import { natsAuthOption } from './nats-auth-args.js';
 
@@ -18,6 +18,8 @@ export async function startOperatorCommand(
   natsUrl: string,
   level: string,
 ): Promise<() => Promise<void>> {
+  // JetStream allows 1 to 5 replicas; checked before anything connects.
+  const systemReplicas = readIntegerInRange(values, 'system-replicas', 1, 5);
   const configKey = loadConfigKey(
     env.HERALD_CONFIG_KEY,
     values['config-key-file'] as string | undefined,
@@ -31,6 +33,7 @@ export async function startOperatorCommand(
       configKey,
       logger,
       watch: true,
+      systemReplicas,
     });
     return () => op.stop();
   }
@@ -52,6 +55,7 @@ export async function startOperatorCommand(
         }
       : false,
     resyncMs: parseDuration(String(values['resync-interval'])),
+    systemReplicas,
   });
   const metrics = await startMetricsServer({
     port: readPort(values, 'metrics-port'),

@@ -22,10 +22,12 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { openConfigBucket } from '../core/config/kv.js';
 import type { CompiledConfig } from '../core/config/model.js';
 import { openDeliveryStateBucket } from '../core/delivery-state.js';
 import type { Logger } from '../core/logging.js';
 import {
+  CONFIG_BUCKET,
   consumerNameFor,
   DELIVERY_STATE_BUCKET_DESCRIPTION,
   DELIVERY_STATE_STREAM,
@@ -94,7 +96,11 @@ export interface ApplyTopologyOptions {
    * read whole (a YAML syntax error): a resource missing from a partial view is not removed.
    */
   prune?: boolean;
-  /** Replicas of HERALD_DLQ, HERALD_ATTEMPTS and the delivery ledger bucket (default 1). */
+  /**
+   * Replicas of the system streams (HERALD_DLQ, HERALD_ATTEMPTS, HERALD_REDRIVE) and the KV
+   * buckets herald-config, herald-delivered and herald-delivery-state (default 1). Existing
+   * ones are updated to it, which scales them in a cluster.
+   */
   systemReplicas?: number;
   /**
    * Dedup window (TTL) of the delivery ledger bucket `herald-delivered`. Given, the bucket is
@@ -129,6 +135,9 @@ export function mergeReports(a: ApplyReport, b: ApplyReport): ApplyReport {
   for (const key of Object.keys(out) as (keyof ApplyReport)[]) out[key] = [...a[key], ...b[key]];
   return out;
 }
+
+/** The stream behind KV `herald-config` (Kvm's naming). */
+const CONFIG_STREAM = `KV_${CONFIG_BUCKET}`;
 
 const hasCode = (err: unknown, code: number): boolean =>
   err instanceof JetStreamApiError && err.code === code;
@@ -280,6 +289,28 @@ export class TopologyApplier {
   }
 
   /**
+   * The config bucket, made as brokers and dispatchers make it (any of them may start first,
+   * with one replica); only its replicas are kept in line, so the operator's setting wins.
+   */
+  async ensureConfigBucket(replicas: number): Promise<void> {
+    const ref: TopologyChange = { object: 'stream', stream: CONFIG_STREAM };
+    await this.guard(ref, async () => {
+      let actual: StreamConfig;
+      try {
+        actual = (await this.jsm.streams.info(CONFIG_STREAM)).config;
+      } catch (err) {
+        if (!hasCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
+        await openConfigBucket(this.jsm.jetstream(), replicas);
+        this.record('created', ref, 'config bucket created');
+        return;
+      }
+      if (actual.num_replicas === replicas) return;
+      await this.jsm.streams.update(CONFIG_STREAM, { num_replicas: replicas });
+      this.record('updated', { ...ref, fields: ['num_replicas'] }, 'config bucket updated');
+    });
+  }
+
+  /**
    * The endpoint-health bucket (core/delivery-state.ts), made as the dispatcher makes it;
    * only its replicas and description are kept in line.
    */
@@ -391,7 +422,7 @@ export class TopologyApplier {
 }
 
 /**
- * Phase 1: ensures the system streams, the delivery ledger bucket, a stream per EventType and
+ * Phase 1: ensures the system streams and KV buckets, a stream per EventType and
  * a durable consumer per (Subscription, EventType). Creates and updates only; deletes nothing.
  */
 export async function ensureTopology(
@@ -402,6 +433,7 @@ export async function ensureTopology(
   const applier = new TopologyApplier(jsm, options.logger);
   for (const s of buildSystemStreamConfigs(options.systemReplicas)) await applier.ensureStream(s);
   for (const c of buildSystemConsumerConfigs()) await applier.ensureConsumer(c.stream, c.consumer);
+  await applier.ensureConfigBucket(options.systemReplicas ?? 1);
   await applier.ensureLedgerBucket(options.systemReplicas ?? 1, options.ledgerWindowMs);
   await applier.ensureDeliveryStateBucket(options.systemReplicas ?? 1);
   for (const et of config.eventTypes) await applier.ensureStream(buildStreamConfig(et));

@@ -69,6 +69,8 @@ export interface OperatorOptions {
   requestTimeoutMs?: number;
   /** Backoff after a failed apply: doubles from initialMs up to maxMs (default 1 s → 30 s). */
   retry?: { initialMs?: number; maxMs?: number };
+  /** Replicas of the system streams and KV buckets, kept on every apply (default 1). */
+  systemReplicas?: number;
 }
 
 /** A compile or file problem, with the file it came from when known. */
@@ -272,7 +274,10 @@ class FileModeOperator extends EventEmitter<OperatorEvents> implements RunningOp
     ];
     for (const p of problems) this.log.warn(problemLogFields(p), describeProblem(p));
 
-    const ensured = await ensureTopology(this.jsm, config, { logger: this.log });
+    const ensured = await ensureTopology(this.jsm, config, {
+      logger: this.log,
+      systemReplicas: this.options.systemReplicas ?? 1,
+    });
     const kv = await writeCompiledConfig(this.kv, config);
     const leftOutOf = (kind: string): string[] =>
       problems
@@ -393,7 +398,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   try {
     const timeout = { ...(options.requestTimeoutMs && { timeout: options.requestTimeoutMs }) };
     const jsm = await jetstreamManager(nc, timeout);
-    const kv = await openConfigBucket(jetstream(nc, timeout));
+    const kv = await openConfigBucket(jetstream(nc, timeout), options.systemReplicas ?? 1);
     operator = new FileModeOperator(options, log, nc, jsm, kv);
   } catch (err) {
     await nc.close();

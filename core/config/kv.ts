@@ -16,9 +16,12 @@ import {
   type CompiledSubscription,
 } from './model.js';
 
-/** Opens (creating when absent) the config bucket. One revision per key is all readers need. */
-export async function openConfigBucket(js: JetStreamClient): Promise<KV> {
-  return new Kvm(js).create(CONFIG_BUCKET, { history: 1 });
+/**
+ * Opens (creating when absent) the config bucket. One revision per key is all readers need.
+ * `replicas` applies only when it is created: the operator keeps an existing one in line.
+ */
+export async function openConfigBucket(js: JetStreamClient, replicas = 1): Promise<KV> {
+  return new Kvm(js).create(CONFIG_BUCKET, { history: 1, replicas });
 }
 
 function keyOf(prefix: ConfigKeyPrefix, entry: CompiledEntry): string {

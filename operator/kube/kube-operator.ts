@@ -59,6 +59,8 @@ export interface KubeOperatorOptions {
   retry?: { baseDelayMs?: number; maxDelayMs?: number };
   /** Timeout of each JetStream request (default the client's 5 s). */
   requestTimeoutMs?: number;
+  /** Replicas of the system streams and KV buckets, kept whenever leadership starts (default 1). */
+  systemReplicas?: number;
 }
 
 export interface RunningKubeOperator {
@@ -233,7 +235,7 @@ class KubeOperator implements RunningKubeOperator {
    */
   private async watchDeliveryStates(): Promise<void> {
     try {
-      const kv = await openDeliveryStateBucket(jetstream(this.nc));
+      const kv = await openDeliveryStateBucket(jetstream(this.nc), this.o.systemReplicas ?? 1);
       this.deliveryStates = await watchDeliveryStates(kv, (err) =>
         this.log.warn({ err }, 'watching the delivery state bucket failed'),
       );
@@ -256,11 +258,14 @@ class KubeOperator implements RunningKubeOperator {
     this.workers = undefined;
   }
 
-  /** HERALD_DLQ, HERALD_ATTEMPTS, the ledger bucket: retried until NATS answers. */
+  /** The system streams and KV buckets, at `systemReplicas`: retried until NATS answers. */
   private async ensureSystem(): Promise<void> {
     for (let delayMs = 500; !this.stopped && this.store; delayMs = Math.min(delayMs * 2, 30_000)) {
       try {
-        await ensureSystemTopology(this.jsm, { logger: this.log });
+        await ensureSystemTopology(this.jsm, {
+          logger: this.log,
+          systemReplicas: this.o.systemReplicas ?? 1,
+        });
         return;
       } catch (err) {
         this.log.warn({ err, retryInMs: delayMs }, 'cannot ensure the system streams; retrying');
@@ -376,7 +381,7 @@ export async function startKubeOperator(
   try {
     const timeout = { ...(options.requestTimeoutMs && { timeout: options.requestTimeoutMs }) };
     const jsm = await jetstreamManager(nc, timeout);
-    const kv = await openConfigBucket(jetstream(nc, timeout));
+    const kv = await openConfigBucket(jetstream(nc, timeout), options.systemReplicas ?? 1);
     const operator = new KubeOperator(options, log, clients, nc, jsm, kv);
     operator.start();
     return operator;
