@@ -6,18 +6,14 @@
 import { strict as assert } from 'node:assert';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, nkeys } from '@nats-io/transport-node';
-import { openConfigBucket, writeCompiledConfig } from '../../core/config/kv.js';
-import { buildNatsConnectOptions } from '../../core/nats-connect-options.js';
-import { ensureSystemTopology } from '../../operator/jetstream-resource-apply.js';
-import { buildSubscription } from '../dispatcher/support.js';
+import { nkeys } from '@nats-io/transport-node';
 import { findFreePort, REPO_ROOT, spawnHerald } from '../support/processes.js';
 import {
   formatCredsFile,
   NO_NATS_AUTH_ENV,
   nkeyUserConfig,
   runHeraldToEnd,
+  seedOrdersSubscription,
   startConfiguredNatsServer,
   type ConfiguredNatsServer,
 } from '../support/secured-nats.js';
@@ -36,18 +32,7 @@ describe('herald against NATS with a credentials file', function () {
     credsFile = join(nats.dir, 'herald.creds');
     writeFileSync(credsFile, formatCredsFile(seed), { mode: 0o600 });
     credsEnv = { ...NO_NATS_AUTH_ENV, NATS_CREDS_FILE: credsFile };
-    // What the operator would have made: the config and the system streams.
-    const nc = await connect({ servers: nats.url, ...buildNatsConnectOptions({ credsFile }) });
-    try {
-      await ensureSystemTopology(await jetstreamManager(nc));
-      await writeCompiledConfig(await openConfigBucket(jetstream(nc)), {
-        eventTypes: [],
-        producers: [],
-        subscriptions: [buildSubscription('shop', 'orders', 'https://partner.example/hook')],
-      });
-    } finally {
-      await nc.close();
-    }
+    await seedOrdersSubscription(nats.url, { credsFile }, { systemTopology: true });
   });
   after(() => nats?.stop());
 

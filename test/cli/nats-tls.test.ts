@@ -6,16 +6,12 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { openConfigBucket, writeCompiledConfig } from '../../core/config/kv.js';
-import { buildNatsConnectOptions } from '../../core/nats-connect-options.js';
-import { buildSubscription } from '../dispatcher/support.js';
 import { findFreePort, spawnHerald } from '../support/processes.js';
 import {
   mutualTlsConfig,
   NO_NATS_AUTH_ENV,
   runHeraldToEnd,
+  seedOrdersSubscription,
   startConfiguredNatsServer,
   TLS_FIXTURES,
   type ConfiguredNatsServer,
@@ -35,26 +31,13 @@ describe('herald against NATS with mutual TLS', function () {
 
   before(async () => {
     nats = await startConfiguredNatsServer(mutualTlsConfig());
-    // The test's own client goes through the same options as Herald's parts.
-    const nc = await connect({
-      servers: nats.url,
-      ...buildNatsConnectOptions({
-        tls: {
-          caFile: TLS_FIXTURES.ca,
-          certFile: TLS_FIXTURES.clientCert,
-          keyFile: TLS_FIXTURES.clientKey,
-        },
-      }),
+    await seedOrdersSubscription(nats.url, {
+      tls: {
+        caFile: TLS_FIXTURES.ca,
+        certFile: TLS_FIXTURES.clientCert,
+        keyFile: TLS_FIXTURES.clientKey,
+      },
     });
-    try {
-      await writeCompiledConfig(await openConfigBucket(jetstream(nc)), {
-        eventTypes: [],
-        producers: [],
-        subscriptions: [buildSubscription('shop', 'orders', 'https://partner.example/hook')],
-      });
-    } finally {
-      await nc.close();
-    }
   });
   after(() => nats?.stop());
 

@@ -7,7 +7,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerProcess } from '../../cli/nats-server-process.js';
+import { openConfigBucket, writeCompiledConfig } from '../../core/config/kv.js';
+import { buildNatsConnectOptions, type NatsAuth } from '../../core/nats-connect-options.js';
+import { ensureSystemTopology } from '../../operator/jetstream-resource-apply.js';
+import { buildSubscription } from '../dispatcher/support.js';
 import { REPO_ROOT } from './processes.js';
 
 const execFileAsync = promisify(execFile);
@@ -111,5 +117,27 @@ export async function runHeraldToEnd(args: string[], env: NodeJS.ProcessEnv): Pr
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/**
+ * What the operator would have made, written through Herald's own connect options: a config
+ * holding one Subscription, shop/orders (and the system streams when asked).
+ */
+export async function seedOrdersSubscription(
+  url: string,
+  auth: NatsAuth,
+  { systemTopology = false } = {},
+): Promise<void> {
+  const nc = await connect({ servers: url, ...buildNatsConnectOptions(auth) });
+  try {
+    if (systemTopology) await ensureSystemTopology(await jetstreamManager(nc));
+    await writeCompiledConfig(await openConfigBucket(jetstream(nc)), {
+      eventTypes: [],
+      producers: [],
+      subscriptions: [buildSubscription('shop', 'orders', 'https://partner.example/hook')],
+    });
+  } finally {
+    await nc.close();
   }
 }
