@@ -13,6 +13,8 @@ export const ConditionType = {
   CredentialsReady: 'CredentialsReady',
   SinkVerified: 'SinkVerified',
   ConsumerReady: 'ConsumerReady',
+  /** A Producer is in the config brokers read (herald-config). */
+  ConfigReady: 'ConfigReady',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 

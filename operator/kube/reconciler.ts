@@ -174,18 +174,27 @@ export class Reconciler {
 
   private async reconcileProducer(r: Producer): Promise<void> {
     const { compiled, problems } = this.d.compiler.compileProducer(r);
-    await this.nats(() =>
-      compiled
+    let unavailable: unknown;
+    try {
+      await (compiled
         ? this.writeEntry(Kind.Producer, compiled)
-        : this.deleteEntry(Kind.Producer, r.metadata.namespace ?? '', r.metadata.name),
+        : this.deleteEntry(Kind.Producer, r.metadata.namespace ?? '', r.metadata.name));
+    } catch (err) {
+      if (err instanceof JetStreamApiError) throw err;
+      unavailable = err;
+    }
+    const status = buildProducerStatus(
+      this.statusInput(r),
+      problems,
+      unavailable ? { kind: 'unavailable', message: errorText(unavailable) } : undefined,
     );
-    const status = buildProducerStatus(this.statusInput(r), problems);
     await this.writeStatus(
       Kind.Producer,
       r,
       status,
       problems.length > 0 ? describeProblems(problems) : undefined,
     );
+    if (unavailable) throw new NatsUnavailableError(unavailable);
   }
 
   private async reconcileSubscription(r: Subscription): Promise<ReconcileOutcome | void> {

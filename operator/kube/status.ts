@@ -128,6 +128,8 @@ export function buildEventTypeStatus(
 export function buildProducerStatus(
   input: StatusInput,
   problems: readonly ResourceProblem[],
+  /** Whether its config entry was written; `unavailable` when NATS could not be reached. */
+  config: { kind: 'written' } | { kind: 'unavailable'; message: string } = { kind: 'written' },
 ): Record<string, unknown> {
   const errors = errorsOf(problems);
   const warnings = problems.filter((p) => p.severity === Severity.Warning);
@@ -135,7 +137,21 @@ export function buildProducerStatus(
     errors.length > 0
       ? markFalse(ConditionType.CredentialsReady, errors[0]!.reason, describeProblems(errors))
       : markTrue(ConditionType.CredentialsReady, 'CredentialsReady', describeProblems(warnings));
-  const states = [credentials];
+  const configReady =
+    config.kind === 'unavailable'
+      ? markUnknown(
+          ConditionType.ConfigReady,
+          StatusReason.NatsUnavailable,
+          `NATS JetStream is unreachable: ${config.message}`,
+        )
+      : errors.length > 0
+        ? markFalse(
+            ConditionType.ConfigReady,
+            StatusReason.NotCompiled,
+            'not in the broker config: the resource has errors',
+          )
+        : markTrue(ConditionType.ConfigReady, 'ConfigReady');
+  const states = [credentials, configReady];
   return {
     observedGeneration: input.generation,
     conditions: conditionsWithReady(input, states),

@@ -334,6 +334,7 @@ describe('operator in Kubernetes mode: outages, conflicts, leadership', function
   it('says NATS is unreachable in the conditions, and recovers when it returns', async () => {
     await c.startOperator({ requestTimeoutMs: 1_000 });
     const ets = resourceApi(c, Kind.EventType);
+    const producers = resourceApi(c, Kind.Producer);
     await ets.create('order-created', orderCreatedSpec());
     await waitForReady(ets.get, 'order-created');
     await c.nats.restart({
@@ -341,8 +342,21 @@ describe('operator in Kubernetes mode: outages, conflicts, leadership', function
         await ets.replaceSpec('order-created', orderCreatedSpec({ retention: { maxAge: '72h' } }));
         const et = await waitForReady(ets.get, 'order-created', 'Unknown');
         assert.equal(conditionOf(et, 'StreamReady')?.reason, 'NatsUnavailable');
+        await producers.create('outage-producer', {
+          eventTypes: ['order-created'],
+          auth: {
+            jwt: {
+              issuer: 'https://idp.example',
+              audience: 'herald',
+              jwksUri: 'https://idp.example/jwks',
+            },
+          },
+        });
+        const p = await waitForReady(producers.get, 'outage-producer', 'Unknown');
+        assert.equal(conditionOf(p, 'ConfigReady')?.reason, 'NatsUnavailable');
       },
     });
+    await waitForReady(producers.get, 'outage-producer', 'True', 30_000);
     const et = await waitForReady(ets.get, 'order-created', 'True', 30_000);
     assert.equal(et.status?.observedGeneration, 2);
     const nc = await c.nats.connect();

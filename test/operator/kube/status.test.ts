@@ -73,7 +73,7 @@ describe('operator status builders', () => {
         buildProducerStatus(input, [
           problem(ProblemReason.SecretNotFound, 'Secret "shop/a" not found'),
         ]),
-      'CredentialsReady=False/SecretNotFound Ready=False/SecretNotFound',
+      'CredentialsReady=False/SecretNotFound ConfigReady=False/NotCompiled Ready=False/SecretNotFound',
     ],
     [
       'Producer, warning only',
@@ -81,7 +81,12 @@ describe('operator status builders', () => {
         buildProducerStatus(input, [
           problem(ProblemReason.EventTypeNotFound, 'later', Severity.Warning),
         ]),
-      'CredentialsReady=True/CredentialsReady Ready=True/Ready',
+      'CredentialsReady=True/CredentialsReady ConfigReady=True/ConfigReady Ready=True/Ready',
+    ],
+    [
+      'Producer, NATS unreachable',
+      () => buildProducerStatus(input, [], { kind: 'unavailable', message: 'connection refused' }),
+      'CredentialsReady=True/CredentialsReady ConfigReady=Unknown/NatsUnavailable Ready=Unknown/NatsUnavailable',
     ],
     [
       'Subscription, handshake pending',
