@@ -198,3 +198,15 @@ export const orderCreatedSpec = (extra: Record<string, unknown> = {}) => ({
   retention: { maxAge: '24h' },
   ...extra,
 });
+
+/** A Producer of order-created that needs no Secret (JWT bearer tokens from an IdP). */
+export const jwtProducerSpec = () => ({
+  eventTypes: ['order-created'],
+  auth: {
+    jwt: {
+      issuer: 'https://idp.example',
+      audience: 'herald',
+      jwksUri: 'https://idp.example/jwks',
+    },
+  },
+});

@@ -16,6 +16,7 @@ import {
   conditionOf,
   eventually,
   NS,
+  jwtProducerSpec,
   orderCreatedSpec,
   resourceApi,
   startCluster,
@@ -175,16 +176,7 @@ describe('operator in Kubernetes mode (fake API server, real client-node, real N
 
   it('removes a deleted Producer from the config', async () => {
     const producers = resourceApi(c, Kind.Producer);
-    await producers.create('gone-soon', {
-      eventTypes: ['order-created'],
-      auth: {
-        jwt: {
-          issuer: 'https://idp.example',
-          audience: 'herald',
-          jwksUri: 'https://idp.example/jwks',
-        },
-      },
-    });
+    await producers.create('gone-soon', jwtProducerSpec());
     await waitForReady(producers.get, 'gone-soon');
     const key = configKeyFor(ConfigKeyPrefix.Producer, NS, 'gone-soon');
     assert.ok(await liveEntry(c, key));
@@ -342,16 +334,7 @@ describe('operator in Kubernetes mode: outages, conflicts, leadership', function
         await ets.replaceSpec('order-created', orderCreatedSpec({ retention: { maxAge: '72h' } }));
         const et = await waitForReady(ets.get, 'order-created', 'Unknown');
         assert.equal(conditionOf(et, 'StreamReady')?.reason, 'NatsUnavailable');
-        await producers.create('outage-producer', {
-          eventTypes: ['order-created'],
-          auth: {
-            jwt: {
-              issuer: 'https://idp.example',
-              audience: 'herald',
-              jwksUri: 'https://idp.example/jwks',
-            },
-          },
-        });
+        await producers.create('outage-producer', jwtProducerSpec());
         const p = await waitForReady(producers.get, 'outage-producer', 'Unknown');
         assert.equal(conditionOf(p, 'ConfigReady')?.reason, 'NatsUnavailable');
       },
