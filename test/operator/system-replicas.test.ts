@@ -147,9 +147,22 @@ describe('system replicas (--system-replicas) on a 3-server NATS cluster', funct
     await api?.close();
     api = undefined;
     rmSync(dir, { recursive: true, force: true });
-    const names: string[] = [];
-    for await (const name of jsm.streams.names()) names.push(name);
-    for (const name of names) await jsm.streams.delete(name);
+    // After a server was killed and restarted, the cluster may still be electing leaders: the
+    // JetStream API then times out for a while, so each step is tried until it answers.
+    const names = await retryWhileClusterSettles(async () => {
+      const found: string[] = [];
+      for await (const name of jsm.streams.names()) found.push(name);
+      return found;
+    });
+    for (const name of names) {
+      // A delete that timed out may have happened all the same: gone is what is wanted.
+      await retryWhileClusterSettles(() =>
+        jsm.streams.delete(name).catch((err: unknown) => {
+          if (!(err instanceof Error && /stream not found/i.test(err.message))) throw err;
+          return true;
+        }),
+      );
+    }
   });
 
   const startOperatorProcess = (args: string[], env: NodeJS.ProcessEnv = {}): HeraldProcess => {
@@ -302,3 +315,17 @@ describe('system replicas (--system-replicas) on a 3-server NATS cluster', funct
     assert.deepEqual(names, [], 'no stream or bucket was created');
   });
 });
+
+/** Runs `step` until it does not time out (a JetStream cluster re-electing leaders), for 60 s. */
+async function retryWhileClusterSettles<T>(step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      const timedOut = err instanceof Error && /timeout|no responders/i.test(err.message);
+      if (!timedOut || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
