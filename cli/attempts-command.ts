@@ -20,13 +20,13 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsAuth } from '../core/nats-connect-options.js';
 import { ATTEMPTS_STREAM, attemptsSubjectFor } from '../core/topology.js';
 import type { AttemptLogEntry } from '../dispatcher/attempts-log.js';
 import type { FlagValues } from './flags.js';
 import {
-  describeNatsUrl,
+  connectForCommand,
   parseSince,
   readLimit,
   readNatsUrl,
@@ -71,20 +71,8 @@ export async function runAttemptsCommand(options: AttemptsCommandOptions): Promi
     err(`herald attempts: ${e.message}\n\n${options.usage}`);
     return 2;
   }
-  let nc: NatsConnection;
-  try {
-    nc = await connect({
-      servers: query.natsUrl,
-      ...buildNatsConnectOptions(options.natsAuth),
-      name: 'herald-attempts',
-      maxReconnectAttempts: 0,
-    });
-  } catch (e) {
-    err(
-      `herald attempts: cannot connect to NATS at ${describeNatsUrl(query.natsUrl)}: ${(e as Error).message}`,
-    );
-    return 1;
-  }
+  const nc = await connectForCommand('attempts', query.natsUrl, options.natsAuth, err);
+  if (!nc) return 1;
   try {
     const { records, total, unreadable } = await readAttempts(nc, query);
     const id = `${query.namespace}/${query.name}`;

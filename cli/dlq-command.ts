@@ -12,11 +12,11 @@ import {
   JetStreamApiError,
 } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { decodeStructured, encodeStructured } from '../core/cloudevents/index.js';
 import { MediaType } from '../core/cloudevents/types.js';
 import type { CompiledSubscription } from '../core/config/model.js';
-import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
+import type { NatsAuth } from '../core/nats-connect-options.js';
 import {
   CONFIG_BUCKET,
   ConfigKeyPrefix,
@@ -36,7 +36,7 @@ import {
 } from './dlq-read.js';
 import type { FlagValues } from './flags.js';
 import {
-  describeNatsUrl,
+  connectForCommand,
   parseSince,
   readLimit,
   readNatsUrl,
@@ -82,20 +82,8 @@ export async function runDlqCommand(options: DlqCommandOptions): Promise<number>
     err(`herald dlq: ${e.message}\n\n${options.usage}`);
     return 2;
   }
-  let nc: NatsConnection;
-  try {
-    nc = await connect({
-      servers: query.natsUrl,
-      ...buildNatsConnectOptions(options.natsAuth),
-      name: 'herald-dlq',
-      maxReconnectAttempts: 0,
-    });
-  } catch (e) {
-    err(
-      `herald dlq: cannot connect to NATS at ${describeNatsUrl(query.natsUrl)}: ${(e as Error).message}`,
-    );
-    return 1;
-  }
+  const nc = await connectForCommand('dlq', query.natsUrl, options.natsAuth, err);
+  if (!nc) return 1;
   try {
     return query.action === 'list'
       ? await listDeadLetters(nc, query, out, err)

@@ -5,6 +5,8 @@
  */
 import { isTimestamp } from '../core/cloudevents/value-formats.js';
 import { isDuration, parseDuration } from '../core/duration.js';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import type { FlagValues } from './flags.js';
 
 export class UsageError extends Error {}
@@ -70,4 +72,29 @@ export function parseSince(text: string, nowMs: number): Date {
   throw new UsageError(
     `--since must be an RFC 3339 time (2024-05-01T12:00:00Z) or a duration ago (15m, 2h), got "${text}"`,
   );
+}
+
+/**
+ * The one-shot commands' NATS connection (no reconnects: they answer and exit); undefined
+ * after printing `herald <command>: cannot connect …` through `err`.
+ */
+export async function connectForCommand(
+  command: string,
+  natsUrl: string,
+  natsAuth: NatsAuth | undefined,
+  err: (line: string) => void,
+): Promise<NatsConnection | undefined> {
+  try {
+    return await connect({
+      servers: natsUrl,
+      ...buildNatsConnectOptions(natsAuth),
+      name: `herald-${command}`,
+      maxReconnectAttempts: 0,
+    });
+  } catch (e) {
+    err(
+      `herald ${command}: cannot connect to NATS at ${describeNatsUrl(natsUrl)}: ${(e as Error).message}`,
+    );
+    return undefined;
+  }
 }

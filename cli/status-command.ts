@@ -9,7 +9,7 @@
  */
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { readConfigEntries } from '../core/config/kv.js';
 import { CONFIG_FORMAT, type CompiledSubscription } from '../core/config/model.js';
 import {
@@ -20,10 +20,10 @@ import {
   updateDeliveryState,
   type DeliveryState,
 } from '../core/delivery-state.js';
-import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
+import type { NatsAuth } from '../core/nats-connect-options.js';
 import { CONFIG_BUCKET, ConfigKeyPrefix, parseConfigKey } from '../core/topology.js';
 import type { FlagValues } from './flags.js';
-import { describeNatsUrl, readNatsUrl, readSubscriptionId, UsageError } from './inspect-args.js';
+import { connectForCommand, readNatsUrl, readSubscriptionId, UsageError } from './inspect-args.js';
 
 export interface StatusCommandOptions {
   values: FlagValues;
@@ -167,20 +167,10 @@ async function runWith(
     io.err(`herald ${command}: ${e.message}\n\n${options.usage}`);
     return 2;
   }
-  let nc: NatsConnection;
-  try {
-    nc = await connect({
-      servers: parsed.natsUrl,
-      ...buildNatsConnectOptions(options.natsAuth),
-      name: `herald-${command}`,
-      maxReconnectAttempts: 0,
-    });
-  } catch (e) {
-    io.err(
-      `herald ${command}: cannot connect to NATS at ${describeNatsUrl(parsed.natsUrl)}: ${(e as Error).message}`,
-    );
-    return 1;
-  }
+  const nc = await connectForCommand(command, parsed.natsUrl, options.natsAuth, (line) =>
+    io.err(line),
+  );
+  if (!nc) return 1;
   try {
     return await body(io, parsed, nc);
   } catch (e) {
