@@ -2,7 +2,7 @@
  * Dispatcher delivery (issue 4 item 13), all on this machine, in one run:
  *   npx tsx bench/dispatcher-delivery.ts [--events 20000] [--in-flight 32] [--rounds 3]
  *          [--latency-seconds 10] [--warmup-seconds 3] [--rate 1000] [--subscriptions 1000]
- *          [--from-source]
+ *          [--references ledger,journal,floor] [--from-source]
  * The dispatcher is the built CLI (`npm run build` runs first; `node dist/cli/herald.js
  * dispatcher`), as installed; --from-source runs it through tsx instead.
  * 1. Rate: N signed 1 KiB events wait in a subscription's consumer; `herald dispatcher` (a
@@ -10,7 +10,10 @@
  *    with maxInFlight C. Baseline, same round: a bare Node client (undici Pool, C
  *    connections, C requests in flight) posts the same bodies to the same sink, after one
  *    unmeasured pass. Reported: events/s from the sink's first to last receipt, the ratio,
- *    and the CPU time per event of every process involved (/proc/<pid>/stat).
+ *    and the CPU time per event of every process involved (/proc/<pid>/stat). The same
+ *    stored events are also delivered by each of --references, reference loops with no Herald
+ *    code (bench/naive-dispatcher.ts: Herald's JetStream operations; a journal per turn;
+ *    POST and ack only), to show what the JetStream operations alone cost here.
  * 2. Latency: events sent to the broker (in this process) at --rate per second; for each, the
  *    time from the broker's 202 to the sink's receipt (both clocks are this machine's). p50/p99
  *    after --warmup-seconds at that rate, which are reported apart (a fresh process's JIT).
@@ -165,6 +168,12 @@ async function main(): Promise<void> {
   const WARMUP_SECONDS = flag('warmup-seconds', 3);
   const RATE = flag('rate', 1000);
   const SUBSCRIPTIONS = flag('subscriptions', 1000);
+  const referencesAt = process.argv.indexOf('--references');
+  const REFERENCES = (
+    referencesAt === -1 ? 'ledger,journal,floor' : (process.argv[referencesAt + 1] ?? '')
+  )
+    .split(',')
+    .filter((m) => m !== '');
   const progress = (msg: string): boolean => process.stderr.write(`[bench] ${msg}\n`);
   const self = fileURLToPath(import.meta.url);
   const sink = fork(self, ['--role', 'sink'], { execArgv: ['--import', 'tsx'] });
@@ -242,8 +251,11 @@ async function main(): Promise<void> {
   // CPU µs per delivered event, per process and round.
   const cpuBare: { client: number; sink: number }[] = [];
   const cpuHerald: { dispatcher: number; nats: number; sink: number }[] = [];
-  const cpuNaive: { dispatcher: number; nats: number; sink: number }[] = [];
-  const naive: number[] = [];
+  // Per reference loop mode (bench/naive-dispatcher.ts): events/s and CPU per round.
+  const reference = new Map<string, number[]>(REFERENCES.map((m) => [m, []]));
+  const cpuReference = new Map<string, { loop: number; nats: number; sink: number }[]>(
+    REFERENCES.map((m) => [m, []]),
+  );
   const natsClient = await nats.connect();
   const jsm = await jetstreamManager(natsClient);
   const eventStream = () => jsm.streams.info(streamNameFor('bench', 'order-created'));
@@ -273,8 +285,8 @@ async function main(): Promise<void> {
     );
     await pool.close();
   };
-  /** The reference loop (bench/naive-dispatcher.ts) over this round's stored events. */
-  const runReference = async (round: number, startSeq: number): Promise<void> => {
+  /** A reference loop (bench/naive-dispatcher.ts) over this round's stored events. */
+  const runReference = async (round: number, startSeq: number, mode: string): Promise<void> => {
     await ask(sink, 'reset');
     const child = fork(
       join(dirname(self), 'naive-dispatcher.ts'),
@@ -283,6 +295,7 @@ async function main(): Promise<void> {
         ...['--start-seq', String(startSeq), '--count', String(EVENTS)],
         ...['--in-flight', String(IN_FLIGHT), '--sink', sinkUrl],
         ...['--secret', `whsec_${randomBytes(32).toString('base64')}`],
+        ...['--mode', mode],
       ],
       { execArgv: ['--import', 'tsx'] },
     );
@@ -295,14 +308,14 @@ async function main(): Promise<void> {
     child.send({ cmd: 'go' });
     const stats = await waitForCount(sink, EVENTS);
     const used = cpu();
-    cpuNaive.push({
-      dispatcher: used.loop! / EVENTS,
+    cpuReference.get(mode)!.push({
+      loop: used.loop! / EVENTS,
       nats: used.nats! / EVENTS,
       sink: used.sink! / EVENTS,
     });
-    naive.push((EVENTS - 1) / ((stats.last - stats.first) / 1000));
+    reference.get(mode)!.push((EVENTS - 1) / ((stats.last - stats.first) / 1000));
     await exited;
-    progress(`round ${round}: reference loop done`);
+    progress(`round ${round}: reference loop (${mode}) done`);
   };
   /** `herald dispatcher`, started while the subscription is paused, then resumed. */
   const runHerald = async (round: number): Promise<void> => {
@@ -352,9 +365,12 @@ async function main(): Promise<void> {
     );
     progress(`round ${round}: ${EVENTS} events stored`);
 
-    // Herald and the reference loop deliver the same stored events, in turns: which goes
-    // first alternates by round (the first one reads what was just written).
-    const runs = [() => runHerald(round), () => runReference(round, startSeq)];
+    // Herald and the reference loops deliver the same stored events, in turns: the order
+    // reverses every round (the first one reads what was just written).
+    const runs = [
+      () => runHerald(round),
+      ...REFERENCES.map((mode) => () => runReference(round, startSeq, mode)),
+    ];
     for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
   }
 
@@ -414,7 +430,7 @@ async function main(): Promise<void> {
   const ratios = herald.map((h, i) => h / bare[i]!);
   const cpu = cpus();
   console.log(
-    `command: npx tsx bench/dispatcher-delivery.ts --events ${EVENTS} --in-flight ${IN_FLIGHT} --rounds ${ROUNDS} --latency-seconds ${LAT_SECONDS} --rate ${RATE} --subscriptions ${SUBSCRIPTIONS}`,
+    `command: npx tsx bench/dispatcher-delivery.ts --events ${EVENTS} --in-flight ${IN_FLIGHT} --rounds ${ROUNDS} --latency-seconds ${LAT_SECONDS} --rate ${RATE} --subscriptions ${SUBSCRIPTIONS} --references ${REFERENCES.join(',')}`,
   );
   console.log(
     `machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${mib(totalmem())} RAM, node ${process.version}; nats-server, sink and dispatcher are separate processes on it`,
@@ -424,16 +440,25 @@ async function main(): Promise<void> {
     `delivery rate, bare undici client, same bodies and concurrency: ${fmt(bare)} events/s`,
   );
   console.log(`ratio per round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (target ≥ 0.5)`);
-  console.log(
-    `reference loop (bench/naive-dispatcher.ts: kv get, signed POST, kv put, ack; no Herald code): ${fmt(naive)} events/s, ratio to bare ${naive.map((n, i) => (n / bare[i]!).toFixed(2)).join(', ')}; herald / reference ${herald.map((h, i) => (h / naive[i]!).toFixed(2)).join(', ')}`,
-  );
+  const referenceLabels: Record<string, string> = {
+    ledger: 'kv get, signed POST, kv put, ack',
+    journal: 'signed POST, one journal message per event-loop turn, ack',
+    floor: 'signed POST, ack; nothing recorded',
+  };
+  for (const [mode, rates] of reference) {
+    console.log(
+      `reference loop ${mode} (bench/naive-dispatcher.ts: ${referenceLabels[mode] ?? mode}; no Herald code): ${fmt(rates)} events/s, ratio to bare ${rates.map((n, i) => (n / bare[i]!).toFixed(2)).join(', ')}; herald / it ${herald.map((h, i) => (h / rates[i]!).toFixed(2)).join(', ')}`,
+    );
+  }
   const us = (x: number): string => x.toFixed(0);
   console.log(
     `CPU µs per event, per round — herald: ${cpuHerald.map((c) => `dispatcher ${us(c.dispatcher)} + nats-server ${us(c.nats)} + sink ${us(c.sink)}`).join(' · ')}`,
   );
-  console.log(
-    `CPU µs per event, per round — reference loop: ${cpuNaive.map((c) => `loop ${us(c.dispatcher)} + nats-server ${us(c.nats)} + sink ${us(c.sink)}`).join(' · ')}`,
-  );
+  for (const [mode, used] of cpuReference) {
+    console.log(
+      `CPU µs per event, per round — reference loop ${mode}: ${used.map((c) => `loop ${us(c.loop)} + nats-server ${us(c.nats)} + sink ${us(c.sink)}`).join(' · ')}`,
+    );
+  }
   console.log(
     `CPU µs per event, per round — bare: ${cpuBare.map((c) => `client ${us(c.client)} (the bench process: client, idle broker and operator) + sink ${us(c.sink)}`).join(' · ')}`,
   );
