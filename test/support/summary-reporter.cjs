@@ -1,6 +1,6 @@
 'use strict';
 // mocha's spec output, then the plain line CI reads: "N passed, N failed".
-// Pending (skipped) tests are counted too, so a skip is never silent.
+// Pending (skipped) tests count as failed, so a skip is never silent.
 const Mocha = require('mocha');
 
 const { Spec } = Mocha.reporters;
@@ -11,8 +11,9 @@ class SummaryReporter extends Spec {
     super(runner, options);
     runner.once(EVENT_RUN_END, () => {
       const { passes = 0, failures = 0, pending = 0 } = runner.stats ?? {};
-      const skipped = pending > 0 ? `, ${pending} skipped` : '';
-      process.stdout.write(`\n${passes} passed, ${failures} failed${skipped}\n`);
+      // A skipped test counts as failed: the rules allow no skips, and CI reads only this line.
+      if (pending > 0) process.stdout.write(`\n${pending} skipped, counted as failed`);
+      process.stdout.write(`\n${passes} passed, ${failures + pending} failed\n`);
     });
   }
 }
