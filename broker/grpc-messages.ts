@@ -55,7 +55,8 @@ function sizeOfReceipt(r: Receipt): number {
     sizeOfStringField(r.source) +
     sizeOfStringField(r.type) +
     (r.sequence === 0 ? 0 : 1 + sizeOfVarint64(r.sequence)) +
-    (r.duplicate ? 2 : 0)
+    (r.duplicate ? 2 : 0) +
+    (r.deprecated === true ? 2 : 0)
   );
 }
 
@@ -69,6 +70,10 @@ function writeReceipt(w: WireWriter, r: Receipt): void {
   }
   if (r.duplicate) {
     w.writeTag(5, WireType.Varint);
+    w.writeVarint32(1);
+  }
+  if (r.deprecated === true) {
+    w.writeTag(6, WireType.Varint);
     w.writeVarint32(1);
   }
 }

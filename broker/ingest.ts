@@ -4,7 +4,11 @@
  * transport turns it into a response. Everything before publish is synchronous: the only
  * async hop per event is the JetStream PubAck.
  */
-import { encodeStructured } from '../core/cloudevents/index.js';
+import {
+  encodeStructured,
+  isJsonEssence,
+  readMediaTypeEssence,
+} from '../core/cloudevents/index.js';
 import { MediaType, type CloudEvent } from '../core/cloudevents/types.js';
 import type { ConfigCache } from '../core/config/kv.js';
 import type { CompiledEventType, CompiledProducer } from '../core/config/model.js';
@@ -31,6 +35,8 @@ export interface Receipt {
   /** Stream sequence of the stored event (the original one for a duplicate). */
   sequence: number;
   duplicate: boolean;
+  /** Present (true) when the EventType is marked deprecated: the producer should move on. */
+  deprecated?: true;
 }
 
 /** Header on every stored message naming the producer that published it: `<ns>/<name>`. */
@@ -82,7 +88,7 @@ class QueuedPublish implements PublishListener {
     public body: string,
     readonly msgID: string,
     readonly headers: PublishHeaders,
-    private readonly receipt: { id: string; source: string; type: string },
+    private readonly receipt: { id: string; source: string; type: string; deprecated: boolean },
     private readonly metrics: BrokerMetrics,
     private readonly listener: StoreListener,
     private readonly index: number,
@@ -93,8 +99,9 @@ class QueuedPublish implements PublishListener {
       return this.listener.onStoreFailed(mapPublishError(err), this.index);
     }
     this.metrics.observePublish((performance.now() - this.sentAt) / 1000);
-    const { id, source, type } = this.receipt;
-    const receipt = { id, source, type, sequence: ack.seq, duplicate: ack.duplicate };
+    const { id, source, type, deprecated } = this.receipt;
+    const receipt: Receipt = { id, source, type, sequence: ack.seq, duplicate: ack.duplicate };
+    if (deprecated) receipt.deprecated = true;
     this.listener.onStored(receipt, this.index);
   }
 }
@@ -240,13 +247,34 @@ export class IngestPipeline {
     return et;
   }
 
-  /** Checks `data` against the type's schema; 422 listing every violation. */
+  /**
+   * Checks `data` against the type's `dataContentType` and then its schema; 422 listing every
+   * violation. A JSON `dataContentType` takes data in any JSON media type (the codec parsed
+   * it); any other must be named by the event's `datacontenttype` (parameters ignored).
+   */
   validate(et: CompiledEventType, event: CloudEvent): void {
-    if (et.schema === undefined) return;
     const data = event.data;
+    if (data !== undefined) {
+      const expected = readMediaTypeEssence(et.dataContentType);
+      const actual = event.attributes.datacontenttype;
+      const matches = isJsonEssence(expected)
+        ? data.kind === 'json'
+        : typeof actual === 'string' && readMediaTypeEssence(actual) === expected;
+      if (!matches) {
+        const named = typeof actual === 'string' ? readMediaTypeEssence(actual) : 'not set';
+        throw new ProblemError(
+          ProblemKind.SchemaValidationFailed,
+          `Events of type "${et.type}" carry ${expected} data; this event's datacontenttype is ${named}.`,
+          { extensions: { errors: [{ instancePath: '', message: `must be ${expected}` }] } },
+        );
+      }
+    }
+    if (et.schema === undefined) return;
     let value: unknown;
     if (data === undefined) value = undefined;
     else if (data.kind === 'json') value = data.value;
+    // JSON sent in another charset: stored as its bytes, checked as what they say.
+    else if (data.kind === 'binary' && data.json !== undefined) value = data.json.value;
     else {
       throw new ProblemError(
         ProblemKind.SchemaValidationFailed,
@@ -308,7 +336,7 @@ export class IngestPipeline {
       body,
       messageIdFor(producer.namespace, source, id),
       this.headersOf(producer),
-      { id, source, type: et.type },
+      { id, source, type: et.type, deprecated: et.deprecated === true },
       this.options.metrics,
       listener,
       index,

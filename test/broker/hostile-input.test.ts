@@ -450,6 +450,16 @@ export const HOSTILE_CASES: HostileCase[] = [
     status: 422,
     problem: 'schema-validation-failed',
   },
+  {
+    name: 'non-JSON data for a JSON type without a schema',
+    headers: [
+      auth,
+      ...binaryHeaders({ 'ce-type': 'com.example.order.shipped', 'content-type': 'text/csv' }),
+    ],
+    body: 'a,b',
+    status: 422,
+    problem: 'schema-validation-failed',
+  },
   // Routes.
   {
     name: 'GET /events',
