@@ -8,6 +8,7 @@ import { sealSecret } from '../core/config/seal.js';
 import { parseByteQuantity, parseDuration } from '../core/duration.js';
 import { isHeraldError } from '../core/errors.js';
 import { checkSigningSecret } from '../core/signing.js';
+import { describeRangeViolation, type DurationField } from '../core/resources/duration-ranges.js';
 import { readSecretValue } from '../core/resources/validate.js';
 import { Defaults, type Kind, type Secret, type SecretKeyRef } from '../core/resources/types.js';
 
@@ -76,9 +77,18 @@ export class ResourceContext {
     this.problems.push({ kind, namespace, name, reason, severity, message, ...(path && { path }) });
   }
 
-  /** Milliseconds of a duration field (or its default); records InvalidValue when unparsable. */
-  durationMs(text: string | undefined, fallback: string, path: string): number {
-    return this.parse(() => parseDuration(text ?? fallback), path);
+  /**
+   * Milliseconds of a duration field (or its default); records InvalidValue when it does not
+   * parse or is outside the field's range (core/resources/duration-ranges.ts).
+   */
+  durationMs(text: string | undefined, field: DurationField, path: string): number {
+    return this.parse(() => {
+      const ms = parseDuration(text ?? Defaults[field]);
+      // Defaults are in range (a test checks): only a value written in the spec can be out.
+      const violation = text === undefined ? undefined : describeRangeViolation(text, field);
+      if (violation) this.fail(ProblemReason.InvalidValue, violation, path);
+      return ms;
+    }, path);
   }
 
   bytes(value: string | number | undefined, path: string): number {

@@ -107,6 +107,32 @@ function compileSigningSecrets(
   return sealed;
 }
 
+type Retry = NonNullable<NonNullable<Subscription['spec']['delivery']>['retry']>;
+
+/**
+ * initialDelay and maxDelay, with maxDelay ≥ initialDelay: when only one is written, the
+ * defaulted other gives way (as a defaulted duplicateWindow does to a short maxAge); when both
+ * are written and disagree, maxDelay is refused.
+ */
+function compileRetryDelays(ctx: ResourceContext, retry: Retry) {
+  const base = 'spec.delivery.retry';
+  let initialDelayMs = ctx.durationMs(retry.initialDelay, 'initialDelay', `${base}.initialDelay`);
+  let maxDelayMs = ctx.durationMs(retry.maxDelay, 'maxDelay', `${base}.maxDelay`);
+  // 0 = refused already (unparsable or zero): one problem per mistake.
+  if (initialDelayMs > 0 && maxDelayMs > 0 && initialDelayMs > maxDelayMs) {
+    if (retry.maxDelay === undefined) maxDelayMs = initialDelayMs;
+    else if (retry.initialDelay === undefined) initialDelayMs = maxDelayMs;
+    else {
+      ctx.fail(
+        ProblemReason.InvalidValue,
+        `maxDelay (${retry.maxDelay}) must not be less than initialDelay (${retry.initialDelay})`,
+        `${base}.maxDelay`,
+      );
+    }
+  }
+  return { initialDelayMs, maxDelayMs };
+}
+
 export function compileSubscription(env: Env, r: Subscription): CompiledSubscription | undefined {
   const namespace = namespaceOf(r);
   const name = r.metadata.name;
@@ -164,23 +190,14 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
     delivery: {
       mode: delivery.mode ?? Defaults.deliveryMode,
       signingSecrets,
-      timeoutMs: ctx.durationMs(delivery.timeout, Defaults.timeout, 'spec.delivery.timeout'),
+      timeoutMs: ctx.durationMs(delivery.timeout, 'timeout', 'spec.delivery.timeout'),
       retry: {
         maxAttempts: retry.maxAttempts ?? Defaults.maxAttempts,
         backoff: retry.backoff ?? Defaults.backoff,
-        initialDelayMs: ctx.durationMs(
-          retry.initialDelay,
-          Defaults.initialDelay,
-          'spec.delivery.retry.initialDelay',
-        ),
-        maxDelayMs: ctx.durationMs(
-          retry.maxDelay,
-          Defaults.maxDelay,
-          'spec.delivery.retry.maxDelay',
-        ),
+        ...compileRetryDelays(ctx, retry),
         retryAfterMaxMs: ctx.durationMs(
           retry.retryAfterMax,
-          Defaults.retryAfterMax,
+          'retryAfterMax',
           'spec.delivery.retry.retryAfterMax',
         ),
       },
@@ -191,7 +208,7 @@ export function compileSubscription(env: Env, r: Subscription): CompiledSubscrip
       ordering,
       autoPauseAfterMs: ctx.durationMs(
         delivery.autoPauseAfter,
-        Defaults.autoPauseAfter,
+        'autoPauseAfter',
         'spec.delivery.autoPauseAfter',
       ),
     },

@@ -135,17 +135,13 @@ export function compileEventType(
   }
   if (spec.schema !== undefined) checkSchema(env, ctx, spec.schema);
   const retention = spec.retention ?? {};
-  const maxAgeMs = ctx.durationMs(
-    retention.maxAge,
-    Defaults.retentionMaxAge,
-    'spec.retention.maxAge',
-  );
+  const maxAgeMs = ctx.durationMs(retention.maxAge, 'retentionMaxAge', 'spec.retention.maxAge');
   let duplicateWindowMs = ctx.durationMs(
     spec.duplicateWindow,
-    Defaults.duplicateWindow,
+    'duplicateWindow',
     'spec.duplicateWindow',
   );
-  // JetStream refuses a duplicate window longer than max_age.
+  // JetStream refuses a duplicate window longer than max_age (0 = no age limit).
   if (maxAgeMs > 0 && duplicateWindowMs > maxAgeMs) {
     if (spec.duplicateWindow === undefined) duplicateWindowMs = maxAgeMs;
     else {

@@ -7,7 +7,7 @@
  * Rules stay O(1) (no iteration over lists or maps) so the API server's cost estimate is
  * never near its budget.
  */
-import { Limits, type CelValidation } from './schema-parts.js';
+import { Limits, ZERO_DURATION_PATTERN, type CelValidation } from './schema-parts.js';
 
 export interface CelRule extends CelValidation {
   /** The twin: true when `self` (the node holding the rule) satisfies the rule. */
@@ -63,10 +63,24 @@ export const SIGNING_SECRETS_RULE: CelRule = {
   },
 };
 
+const ZERO_DURATION = new RegExp(ZERO_DURATION_PATTERN);
+
+/**
+ * On a duration field where 0s means nothing (duration-ranges.ts), e.g. `delivery.timeout`:
+ * a zero there would fail every attempt at once. Only the zero, by its text: the API server's
+ * CEL `duration()` is Go's, which has no `d` unit, so the operator checks the rest of the range.
+ */
+export const NONZERO_DURATION_RULE: CelRule = {
+  rule: `!self.matches('${ZERO_DURATION_PATTERN}')`,
+  message: 'must be more than 0, e.g. "10s"',
+  holds: (self) => typeof self !== 'string' || !ZERO_DURATION.test(self),
+};
+
 const RULES: readonly CelRule[] = [
   ORDERED_DELIVERY_RULE,
   DEAD_LETTER_SINK_RULE,
   SIGNING_SECRETS_RULE,
+  NONZERO_DURATION_RULE,
 ];
 
 /** The CRD form of a rule (the twin stays in TypeScript). */

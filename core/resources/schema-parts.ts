@@ -49,6 +49,8 @@ export const DNS_SUBDOMAIN_PATTERN =
   '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 /** The same language as core/duration.ts `isDuration` ("10s", "1.5h", "1h30m", "2d"). */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d))+$';
+/** A zero duration however it is spelled ("0s", "0.0m", "0h0m"); see NONZERO_DURATION_RULE. */
+export const ZERO_DURATION_PATTERN = '^([0.]+(ms|s|m|h|d))+$';
 /** The byte sizes core/duration.ts `parseByteQuantity` accepts ("1Gi", "500M", "1024"). */
 export const BYTE_QUANTITY_PATTERN = '^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$';
 /** Keys of a Secret's data, as the API server allows them. */
@@ -150,8 +152,8 @@ export function booleanSchema(description: string): StructuralSchema {
   return { type: 'boolean', description };
 }
 
-export function durationSchema(description: string): StructuralSchema {
-  return stringSchema(description, { maxLength: 64, pattern: DURATION_PATTERN });
+export function durationSchema(description: string, options: Options = {}): StructuralSchema {
+  return stringSchema(description, { maxLength: 64, pattern: DURATION_PATTERN, ...options });
 }
 
 export function urlSchema(description: string): StructuralSchema {

@@ -17,7 +17,6 @@ import {
   STORAGE_TYPES,
   booleanSchema,
   describeDefault,
-  durationSchema,
   enumSchema,
   eventTypeNamesSchema,
   eventsPerSecondSchema,
@@ -29,6 +28,7 @@ import {
   urlSchema,
   type StructuralSchema,
 } from './schema-parts.js';
+import { durationFieldSchema } from './duration-ranges.js';
 import { subscriptionSpecSchema, subscriptionStatusSchema } from './subscription-schema.js';
 import { API_VERSION, Defaults, type Kind } from './types.js';
 
@@ -56,7 +56,7 @@ export const eventTypeSpecSchema: StructuralSchema = objectSchema(
       { maxLength: 256, pattern: MEDIA_TYPE_PATTERN },
     ),
     retention: objectSchema('How the JetStream stream of this type keeps events.', {
-      maxAge: durationSchema(describeDefault('Oldest event kept.', Defaults.retentionMaxAge)),
+      maxAge: durationFieldSchema('Oldest event kept.', 'retentionMaxAge'),
       maxBytes: {
         description: 'Size bound of the stream, e.g. 1Gi or 1073741824. Default: unlimited.',
         'x-kubernetes-int-or-string': true,
@@ -70,11 +70,9 @@ export const eventTypeSpecSchema: StructuralSchema = objectSchema(
       ),
       storage: enumSchema(describeDefault('JetStream storage.', Defaults.storage), STORAGE_TYPES),
     }),
-    duplicateWindow: durationSchema(
-      describeDefault(
-        'How long a (source, id) pair is remembered to refuse duplicates.',
-        Defaults.duplicateWindow,
-      ),
+    duplicateWindow: durationFieldSchema(
+      'How long a (source, id) pair is remembered to refuse duplicates; at most retention.maxAge.',
+      'duplicateWindow',
     ),
     deprecated: booleanSchema('Still accepted, but flagged in the registry and to producers.'),
     deletionPolicy: enumSchema(

@@ -17,7 +17,6 @@ import {
   VERIFICATIONS,
   booleanSchema,
   describeDefault,
-  durationSchema,
   enumSchema,
   eventTypeNamesSchema,
   eventsPerSecondSchema,
@@ -29,6 +28,7 @@ import {
   urlSchema,
   type StructuralSchema,
 } from './schema-parts.js';
+import { durationFieldSchema } from './duration-ranges.js';
 import { Defaults } from './types.js';
 
 /**
@@ -139,12 +139,11 @@ const retrySchema = objectSchema('When and how often a failed delivery is retrie
     describeDefault('How the delay grows between attempts (with jitter).', Defaults.backoff),
     BACKOFF_KINDS,
   ),
-  initialDelay: durationSchema(
-    describeDefault('Delay before the second attempt.', Defaults.initialDelay),
-  ),
-  maxDelay: durationSchema(describeDefault('Upper bound of any delay.', Defaults.maxDelay)),
-  retryAfterMax: durationSchema(
-    describeDefault('Longest Retry-After from the sink that is honoured.', Defaults.retryAfterMax),
+  initialDelay: durationFieldSchema('Delay before the second attempt.', 'initialDelay'),
+  maxDelay: durationFieldSchema('Upper bound of any delay; at least initialDelay.', 'maxDelay'),
+  retryAfterMax: durationFieldSchema(
+    'Longest Retry-After from the sink that is honoured.',
+    'retryAfterMax',
   ),
 });
 
@@ -175,9 +174,7 @@ const deliverySchema = objectSchema(
         'x-kubernetes-validations': [toCelValidation(SIGNING_SECRETS_RULE)],
       },
     ),
-    timeout: durationSchema(
-      describeDefault('Time allowed for one HTTP attempt.', Defaults.timeout),
-    ),
+    timeout: durationFieldSchema('Time allowed for one HTTP attempt.', 'timeout'),
     retry: retrySchema,
     deadLetter: objectSchema(
       'Where events go after the last failed attempt, besides the HERALD_DLQ stream.',
@@ -203,11 +200,9 @@ const deliverySchema = objectSchema(
       describeDefault('ordered = one event in flight, in stream order.', Defaults.ordering),
       ORDERINGS,
     ),
-    autoPauseAfter: durationSchema(
-      describeDefault(
-        'Pause delivery after only failed attempts for this long (events wait in the stream; `herald resume` or a spec edit resumes); 0s = never.',
-        Defaults.autoPauseAfter,
-      ),
+    autoPauseAfter: durationFieldSchema(
+      'Pause delivery after only failed attempts for this long (events wait in the stream; `herald resume` or a spec edit resumes).',
+      'autoPauseAfter',
     ),
   },
   { 'x-kubernetes-validations': [toCelValidation(ORDERED_DELIVERY_RULE)] },

@@ -138,6 +138,54 @@ describe('kube-apiserver fake: schema validation from crds/', () => {
     assert.equal(fine.metadata.generation, 1);
   });
 
+  it('refuses a zero duration where 0s means nothing, naming the field, and accepts it elsewhere', async () => {
+    const zeroTimeout = await expectStatus(
+      create('Subscription', 'subscriptions', 'zero-timeout', {
+        eventTypes: ['order-created'],
+        sink,
+        delivery: { timeout: '0s' },
+      }),
+      422,
+    );
+    assert.equal(
+      zeroTimeout.message,
+      `Subscription.${GROUP} "zero-timeout" is invalid: spec.delivery.timeout: Invalid value: "string": must be more than 0, e.g. "10s"`,
+    );
+    assert.deepEqual(zeroTimeout.details?.causes, [
+      {
+        reason: 'FieldValueInvalid',
+        field: 'spec.delivery.timeout',
+        message: 'Invalid value: "string": must be more than 0, e.g. "10s"',
+      },
+    ]);
+    const zeroDelays = await expectInvalid(
+      create('Subscription', 'subscriptions', 'zero-delays', {
+        eventTypes: ['order-created'],
+        sink,
+        delivery: { retry: { initialDelay: '0h0.0m', maxDelay: '0ms' } },
+      }),
+    );
+    assert.deepEqual([...zeroDelays.keys()].sort(), [
+      'spec.delivery.retry.initialDelay',
+      'spec.delivery.retry.maxDelay',
+    ]);
+    const zeroWindow = await expectInvalid(
+      create('EventType', 'eventtypes', 'zero-window', { type: 'x', duplicateWindow: '0s' }),
+    );
+    assert.match(zeroWindow.get('spec.duplicateWindow') ?? '', /must be more than 0/);
+    // 0s where it means something: never pause, Retry-After ignored, no age limit.
+    const fine = await create('Subscription', 'subscriptions', 'zero-meaningful', {
+      eventTypes: ['order-created'],
+      sink,
+      delivery: { timeout: '1ms', autoPauseAfter: '0s', retry: { retryAfterMax: '0s' } },
+    });
+    assert.equal(fine.metadata.generation, 1);
+    await create('EventType', 'eventtypes', 'kept-forever', {
+      type: 'com.example.kept-forever',
+      retention: { maxAge: '0s' },
+    });
+  });
+
   it('refuses names that are not DNS labels', async () => {
     const causes = await expectInvalid(
       create('EventType', 'eventtypes', 'order.created', { type: 'x' }),

@@ -3,13 +3,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { isDuration } from '../../../core/duration.js';
-import { findCelRule } from '../../../core/resources/cel-rules.js';
+import { NONZERO_DURATION_RULE, findCelRule } from '../../../core/resources/cel-rules.js';
 import {
   ALL_KINDS,
   CRD_FILE_NAMES,
   buildCustomResourceDefinition,
   renderCustomResourceDefinition,
 } from '../../../core/resources/crds.js';
+import {
+  DURATION_RANGES,
+  describeRangeViolation,
+  type DurationField,
+  type DurationRange,
+} from '../../../core/resources/duration-ranges.js';
 import { DURATION_PATTERN, type StructuralSchema } from '../../../core/resources/schema-parts.js';
 import { createKubernetesAjv } from '../../../core/resources/schema-validator.js';
 import { DEFAULTED_FIELDS, buildOpenApiSchema } from '../../../core/resources/schemas.js';
@@ -330,6 +336,36 @@ describe('CRDs', () => {
       '1h 30m',
     ];
     for (const sample of samples) assert.equal(pattern.test(sample), isDuration(sample), sample);
+  });
+
+  it('give every duration field a range, and refuse 0s exactly where it means nothing', () => {
+    const durations = ALL_KINDS.flatMap((kind) =>
+      collectNodes(kind)
+        .filter(({ node }) => node.pattern === DURATION_PATTERN)
+        .map(({ node, path }) => ({ kind, node, path: path.slice(1) })),
+    );
+    assert.equal(durations.length, Object.keys(DURATION_RANGES).length);
+    for (const { kind, node, path } of durations) {
+      const where = `${kind} ${path}`;
+      const field = (DEFAULTED_FIELDS[kind] as Record<string, DurationField | undefined>)[path];
+      assert.ok(field && field in DURATION_RANGES, `${where}: no range`);
+      const range: DurationRange = DURATION_RANGES[field];
+      const rules = (node['x-kubernetes-validations'] ?? []).map((v) => v.rule);
+      assert.deepEqual(rules, range.zero ? [] : [NONZERO_DURATION_RULE.rule], where);
+      assert.match(
+        node.description ?? '',
+        new RegExp(`from ${range.min} to ${range.max}`, 'i'),
+        where,
+      );
+      assert.equal(describeRangeViolation(Defaults[field], field), undefined, `${where}: default`);
+    }
+  });
+
+  it('refuse a zero duration by its text, however it is spelled', () => {
+    for (const zero of ['0s', '0ms', '00m', '0.0h', '0h0m0s', '0.000d'])
+      assert.equal(NONZERO_DURATION_RULE.holds(zero), false, zero);
+    for (const nonZero of ['1ms', '0.5s', '0s1ms', '10s', '2d', '0.01h'])
+      assert.equal(NONZERO_DURATION_RULE.holds(nonZero), true, nonZero);
   });
 
   it('compile with ajv in strict mode, whole', () => {

@@ -125,6 +125,8 @@ describe('validateResource', () => {
       ['a Secret with data', { ...secret, data: { 'api-key': 'YWJj', 'tls.crt': 'YQ==\n' } }],
       ['a Secret with a dotted name and no data', { ...secret, metadata: { name: 'a.b-c' } }],
       ['a Subscription with a status', { ...fullSubscription, status: { observedGeneration: 1, anything: true } }],
+      ['0s where it means something (never pause, Retry-After ignored)', withField(withField(fullSubscription, 'spec.delivery.autoPauseAfter', '0s'), 'spec.delivery.retry.retryAfterMax', '0ms')],
+      ['maxAge 0s (no age limit)', withField(fullEventType, 'spec.retention.maxAge', '0s')],
     ];
     for (const [name, doc] of valid) {
       it(name, () => {
@@ -179,6 +181,10 @@ describe('validateResource', () => {
       ['zero maxAttempts', withField(sub, 'spec.delivery.retry.maxAttempts', 0), 'spec.delivery.retry.maxAttempts', /at least 1/],
       ['a fractional maxAttempts', withField(sub, 'spec.delivery.retry.maxAttempts', 2.5), 'spec.delivery.retry.maxAttempts', /integer/],
       ['a bad timeout', withField(sub, 'spec.delivery.timeout', '10'), 'spec.delivery.timeout', /duration/],
+      ['a zero timeout (CEL twin)', withField(sub, 'spec.delivery.timeout', '0s'), 'spec.delivery.timeout', /more than 0/],
+      ['a zero initialDelay, spelled 0h0.0m (CEL twin)', withField(sub, 'spec.delivery.retry.initialDelay', '0h0.0m'), 'spec.delivery.retry.initialDelay', /more than 0/],
+      ['a zero maxDelay (CEL twin)', withField(sub, 'spec.delivery.retry.maxDelay', '0ms'), 'spec.delivery.retry.maxDelay', /more than 0/],
+      ['a zero duplicateWindow (CEL twin)', withField(fullEventType, 'spec.duplicateWindow', '0s'), 'spec.duplicateWindow', /more than 0/],
       ['a misspelt field', withField(sub, 'spec.delivery.retry.maxAttemps', 3), 'spec.delivery.retry.maxAttemps', /unknown field.*maxAttempts/],
       ['ordered with maxInFlight 4 (CEL twin)', withField(sub, 'spec.delivery.ordering', 'ordered'), 'spec.delivery.maxInFlight', /one event at a time/],
       ['the dead-letter sink = the sink (CEL twin)', withField(sub, 'spec.delivery.deadLetter.sink.uri', sub.spec.sink.uri), 'spec.delivery.deadLetter.sink.uri', /dead-letter sink/],
