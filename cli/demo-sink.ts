@@ -9,11 +9,20 @@ import { decodeHttpRequest } from '../core/cloudevents/index.js';
 import type { CloudEvent } from '../core/cloudevents/types.js';
 import { verifyWebhook, WebhookHeader } from '../core/signing.js';
 
+/** The demo sink's port unless told otherwise; examples/30-subscription.yaml delivers there. */
+export const DEFAULT_SINK_PORT = 8088;
+
+/** The signing secrets to verify with: fixed, or looked up for each signed delivery. */
+export type SinkSecrets = readonly string[] | (() => Promise<readonly string[]>);
+
 export interface DemoSinkOptions {
   port: number;
   host?: string;
-  /** Signing secrets (`whsec_…`) a delivery may be signed with; empty = report "unsigned". */
-  secrets: readonly string[];
+  /**
+   * Signing secrets (`whsec_…`) a delivery may be signed with; empty = "not checked". A function
+   * is called per signed delivery, so secrets edited while running are used (`herald run`).
+   */
+  secrets: SinkSecrets;
   /** Where lines go (stdout by default). */
   write?: (line: string) => void;
   /** Called for each delivery, after printing (tests). */
@@ -46,13 +55,14 @@ function headerText(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function checkSignature(
-  secrets: readonly string[],
+async function checkSignature(
+  lookup: SinkSecrets,
   req: IncomingMessage,
   body: Buffer,
-): SignatureStatus {
+): Promise<SignatureStatus> {
   const signature = headerText(req.headers[WebhookHeader.Signature]);
   if (!signature) return SignatureStatus.Unsigned;
+  const secrets = typeof lookup === 'function' ? await lookup() : lookup;
   if (secrets.length === 0) return SignatureStatus.NoSecret;
   const result = verifyWebhook(
     secrets,
@@ -85,6 +95,25 @@ export function formatDelivery(d: SinkDelivery): string {
 
 export async function startDemoSink(options: DemoSinkOptions): Promise<RunningDemoSink> {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const answer = async (req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> => {
+    let event: CloudEvent | undefined;
+    let error: string | undefined;
+    try {
+      event = decodeHttpRequest(req.headers, body).events[0];
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const delivery: SinkDelivery = {
+      event,
+      signature: await checkSignature(options.secrets, req, body),
+      headers: req.headers,
+      body,
+      ...(error === undefined ? {} : { error }),
+    };
+    write(formatDelivery(delivery));
+    options.onDelivery?.(delivery);
+    res.writeHead(204).end();
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'OPTIONS') {
       // The CloudEvents webhook validation handshake: a demo sink consents to any origin.
@@ -103,24 +132,12 @@ export async function startDemoSink(options: DemoSinkOptions): Promise<RunningDe
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      let event: CloudEvent | undefined;
-      let error: string | undefined;
-      try {
-        event = decodeHttpRequest(req.headers, body).events[0];
-      } catch (err) {
-        error = err instanceof Error ? err.message : String(err);
-      }
-      const delivery: SinkDelivery = {
-        event,
-        signature: checkSignature(options.secrets, req, body),
-        headers: req.headers,
-        body,
-        ...(error === undefined ? {} : { error }),
-      };
-      write(formatDelivery(delivery));
-      options.onDelivery?.(delivery);
-      res.writeHead(204).end();
+      answer(req, res, Buffer.concat(chunks)).catch((err: unknown) => {
+        write(
+          `[sink] could not check the delivery: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        res.writeHead(500).end();
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,8 @@
  * reads flags and env; deployables get typed options.
  */
 import { parseArgs } from 'node:util';
-import { ErrorCode, HeraldError } from '../core/errors.js';
+import { ErrorCode, HeraldError, isHeraldError } from '../core/errors.js';
+import { DEFAULT_SINK_PORT } from './demo-sink.js';
 
 export interface FlagSpec {
   env?: string;
@@ -57,8 +58,18 @@ export const FLAGS = {
     default: '4222',
     help: 'port of the local nats-server that `run` starts (when --nats is not given)',
   },
-  'sink-port': { env: 'HERALD_SINK_PORT', type: 'string', default: '8088', help: 'demo sink port' },
-  port: { env: 'HERALD_SINK_PORT', type: 'string', default: '8088', help: 'port to listen on' },
+  'sink-port': {
+    env: 'HERALD_SINK_PORT',
+    type: 'string',
+    default: String(DEFAULT_SINK_PORT),
+    help: `demo sink port (the example Subscription delivers to ${DEFAULT_SINK_PORT})`,
+  },
+  port: {
+    env: 'HERALD_SINK_PORT',
+    type: 'string',
+    default: String(DEFAULT_SINK_PORT),
+    help: 'port to listen on',
+  },
   'data-dir': {
     env: 'HERALD_DATA_DIR',
     type: 'string',
@@ -192,6 +203,65 @@ export function parseCommandFlags(
   return parseCommandArgs(command, argv, env).values;
 }
 
+const usageError = (message: string): HeraldError => new HeraldError(ErrorCode.Usage, message);
+
+/** The switch `--name[=value]` sets: on without a value, else the value's true/false word. */
+function readSwitchArg(name: string, value: string | undefined): boolean {
+  if (value === undefined || TRUE_WORDS.has(value.toLowerCase())) return true;
+  if (FALSE_WORDS.has(value.toLowerCase())) return false;
+  throw usageError(
+    `--${name} is on or off: give --${name} or --no-${name}, not --${name}=${value}`,
+  );
+}
+
+/**
+ * Takes the on/off (boolean) flags out of argv, the last one given winning: `--x` (on),
+ * `--no-x` (off) and `--x=true|false`. Node 20's parseArgs has no negation (`allowNegative`
+ * came in 22.4) and refuses `--x=false`, so a flag that defaults to on could not be turned off.
+ * Everything else, and everything after `--`, is left for parseArgs.
+ */
+function takeSwitches(
+  command: CommandSpec,
+  argv: string[],
+): { rest: string[]; switches: Map<FlagName, boolean> } {
+  const flags = new Set<string>([...command.flags, 'help']);
+  const isFlag = (name: string): name is FlagName => flags.has(name);
+  const rest: string[] = [];
+  const switches = new Map<FlagName, boolean>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const [, name = '', value] = /^--([^=]+)(?:=(.*))?$/s.exec(arg) ?? [];
+    if (isFlag(name) && FLAGS[name].type === 'boolean') {
+      switches.set(name, readSwitchArg(name, value));
+      continue;
+    }
+    rest.push(arg);
+    if (isFlag(name)) {
+      // `--nats URL`: the next argument is the value, even one that starts with --no-.
+      if (value === undefined && i + 1 < argv.length) rest.push(argv[++i] as string);
+      continue;
+    }
+    const negated = name.startsWith('no-') ? name.slice(3) : undefined;
+    if (negated === undefined) continue; // parseArgs refuses an unknown flag
+    if (!isFlag(negated)) {
+      throw usageError(`Unknown option '--${name}': there is no --${negated} here to turn off`);
+    }
+    const spec: FlagSpec = FLAGS[negated];
+    if (spec.type === 'string') {
+      const hint = spec.default === 'true' ? `; turn it off with --${negated}=false` : '';
+      throw usageError(`--${negated} takes a value, so there is no --no-${negated}${hint}`);
+    }
+    if (value !== undefined) throw usageError(`--no-${negated} does not take a value`);
+    rest.pop();
+    switches.set(negated, false);
+  }
+  return { rest, switches };
+}
+
 /** parseCommandFlags plus the positional arguments (refused unless the command takes some). */
 export function parseCommandArgs(
   command: CommandSpec,
@@ -202,20 +272,24 @@ export function parseCommandArgs(
   for (const name of command.flags) options[name] = { type: FLAGS[name].type };
   options.help = { type: 'boolean' };
   let parsed;
+  let switches: Map<FlagName, boolean>;
   try {
+    let rest: string[];
+    ({ rest, switches } = takeSwitches(command, argv));
     parsed = parseArgs({
-      args: argv,
+      args: rest,
       options,
       strict: true,
       allowPositionals: command.positionals !== undefined,
     });
   } catch (cause) {
+    if (isHeraldError(cause)) throw cause;
     throw new HeraldError(ErrorCode.Usage, (cause as Error).message, { cause });
   }
   const values: FlagValues = {};
   for (const name of [...command.flags, 'help' as const]) {
     const spec: FlagSpec = FLAGS[name];
-    const given = parsed.values[name];
+    const given = switches.get(name) ?? parsed.values[name];
     const fromEnv = spec.env ? env[spec.env] : undefined;
     if (given !== undefined) values[name] = given;
     else if (fromEnv !== undefined && fromEnv !== '') {
@@ -312,6 +386,8 @@ export function formatCommandHelp(name: string, command: CommandSpec): string {
     const meta = [
       spec.env ? `env ${spec.env}` : '',
       def !== undefined ? `default ${String(def)}` : '',
+      // On by default: say how to turn it off.
+      spec.type === 'boolean' && def === true ? `--no-${flag} turns it off` : '',
     ]
       .filter(Boolean)
       .join(', ');

@@ -8,10 +8,9 @@ import { RegistryAccess } from '../broker/registry.js';
 import { startDispatcher, type RunningDispatcher } from '../dispatcher/main.js';
 import { createLogger, type Logger } from '../core/logging.js';
 import type { NatsAuth } from '../core/nats-connect-options.js';
-import { readSecretValue } from '../core/resources/validate.js';
-import { loadResourceDirectory } from '../operator/files.js';
 import { startOperator, type RunningOperator } from '../operator/main.js';
-import { startDemoSink, type RunningDemoSink } from './demo-sink.js';
+import { DEFAULT_SINK_PORT, startDemoSink, type RunningDemoSink } from './demo-sink.js';
+import { createSigningSecretLookup, findLocalSinkSubscriptions } from './run-resources.js';
 import { startNatsServer, type NatsServerProcess } from './nats-server-process.js';
 import { ensureLocalConfigKey } from './config-key.js';
 import { describeNatsUrl } from './inspect-args.js';
@@ -53,27 +52,16 @@ export interface RunningHerald {
   stop(): Promise<void>;
 }
 
-/** Signing secrets of every Subscription in the resources, so the demo sink can verify them. */
-async function collectSigningSecrets(resourcesDir: string, log: Logger): Promise<string[]> {
-  const { resources, secrets } = await loadResourceDirectory(resourcesDir);
-  const found: string[] = [];
-  for (const r of resources) {
-    if (r.kind !== 'Subscription') continue;
-    const ref = r.spec.delivery?.signing?.secretRef;
-    if (!ref) continue;
-    const ns = r.metadata.namespace ?? 'default';
-    const secret = secrets.find(
-      (s) => s.metadata.name === ref.name && (s.metadata.namespace ?? 'default') === ns,
-    );
-    const value = secret && readSecretValue(secret, ref.key);
-    if (value) found.push(value);
-    else
-      log.warn(
-        { subscription: `${ns}/${r.metadata.name}` },
-        'signing secret not found for the demo sink',
-      );
-  }
-  return found;
+/** Lines warning that Subscriptions still deliver to the default sink port the sink left. */
+async function describeMissedSink(resourcesDir: string, sinkPort: number): Promise<string[]> {
+  if (sinkPort === DEFAULT_SINK_PORT) return [];
+  const missed = await findLocalSinkSubscriptions(resourcesDir, DEFAULT_SINK_PORT);
+  if (missed.length === 0) return [];
+  return [
+    `Warning: the demo sink listens on port ${sinkPort}, but these Subscriptions deliver to port ${DEFAULT_SINK_PORT}, so their events do not reach it:`,
+    ...missed.map((m) => `  ${m.subscription}  ${m.uri}`),
+    `Set their spec.sink.uri to http://127.0.0.1:${sinkPort}/ (an edit applies while Herald runs).`,
+  ];
 }
 
 export async function runHerald(options: RunOptions): Promise<RunningHerald> {
@@ -133,9 +121,13 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
       ...(options.webhookOrigin && { webhookOrigin: options.webhookOrigin }),
     });
     stack.push({ name: 'dispatcher', stop: () => dispatcher.stop() });
+    // Looked up per delivery, so secrets edited while running verify too; read once now so
+    // that a missing secret is reported at start.
+    const secrets = createSigningSecretLookup(resourcesDir, log);
+    await secrets();
     const sink: RunningDemoSink = await startDemoSink({
       port: options.sinkPort,
-      secrets: await collectSigningSecrets(resourcesDir, log),
+      secrets,
       write,
     });
     stack.push({ name: 'sink', stop: () => sink.stop() });
@@ -158,6 +150,7 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
         ...(broker.grpcPort === undefined ? [] : [`  grpc     127.0.0.1:${broker.grpcPort}`]),
         `  nats     ${describeNatsUrl(natsUrl)}`,
         `  sink     ${sink.url}`,
+        ...(await describeMissedSink(resourcesDir, sink.port)),
         'Press Ctrl-C to stop.',
       ].join('\n'),
     );

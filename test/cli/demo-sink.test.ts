@@ -73,6 +73,44 @@ describe('herald sink', () => {
     assert.equal(unsigned.delivery.signature, SignatureStatus.Unsigned);
   });
 
+  it('looks the secrets up for each delivery when given a lookup, so edited secrets verify', async () => {
+    const rotated = `whsec_${randomBytes(24).toString('base64')}`;
+    let current = [secret];
+    const seen: SinkDelivery[] = [];
+    const sink = await startDemoSink({
+      port: 0,
+      secrets: () => Promise.resolve(current),
+      write: () => undefined,
+      onDelivery: (d) => seen.push(d),
+    });
+    const post = async (key: string, id: string): Promise<void> => {
+      const ts = new Date();
+      await fetch(sink.url, {
+        method: 'POST',
+        headers: {
+          ...ce,
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(ts.getTime() / 1000)),
+          'webhook-signature': new Webhook(key).sign(id, ts, body),
+        },
+        body,
+      });
+    };
+    try {
+      await post(rotated, 'msg_a');
+      current = [secret, rotated];
+      await post(rotated, 'msg_b');
+      current = [rotated];
+      await post(secret, 'msg_c');
+    } finally {
+      await sink.stop();
+    }
+    assert.deepEqual(
+      seen.map((d) => d.signature),
+      [SignatureStatus.Invalid, SignatureStatus.Verified, SignatureStatus.Invalid],
+    );
+  });
+
   it('reports a request that is not a CloudEvent instead of failing', async () => {
     const { delivery, lines } = await deliver({ 'content-type': 'text/plain' }, 'hello');
     assert.equal(delivery.event, undefined);

@@ -9,7 +9,7 @@ import { isHeraldError, ErrorCode } from '../../core/errors.js';
 
 const run: CommandSpec = {
   summary: 'test',
-  flags: ['resources', 'http-port', 'nats', 'allow-private-sinks'],
+  flags: ['resources', 'http-port', 'nats', 'allow-private-sinks', 'attempts-log', 'json'],
   defaults: { resources: 'examples', 'allow-private-sinks': true },
 };
 
@@ -45,6 +45,30 @@ describe('herald flags', () => {
       expect: { 'allow-private-sinks': false },
     },
     {
+      name: '--no-FLAG turning off a flag that is on by default',
+      argv: ['--no-allow-private-sinks'],
+      env: {},
+      expect: { 'allow-private-sinks': false },
+    },
+    {
+      name: '--no-FLAG over the env var',
+      argv: ['--no-allow-private-sinks'],
+      env: { HERALD_ALLOW_PRIVATE_SINKS: 'true' },
+      expect: { 'allow-private-sinks': false },
+    },
+    {
+      name: '--FLAG=false and --FLAG=true',
+      argv: ['--allow-private-sinks=false', '--json=true'],
+      env: {},
+      expect: { 'allow-private-sinks': false, json: true },
+    },
+    {
+      name: 'the last of --FLAG and --no-FLAG',
+      argv: ['--no-allow-private-sinks', '--allow-private-sinks', '--json', '--no-json'],
+      env: {},
+      expect: { 'allow-private-sinks': true, json: false },
+    },
+    {
       name: 'resources from env',
       argv: [],
       env: { HERALD_RESOURCES: '/srv/r' },
@@ -65,6 +89,31 @@ describe('herald flags', () => {
       (e: unknown) => isHeraldError(e, ErrorCode.Usage),
     );
     assert.throws(() => readPort({ 'http-port': '70000' }, 'http-port'), /must be a port number/);
+  });
+
+  it('refuses --no-FLAG of an unknown or value-taking flag, naming it', () => {
+    const refusals: [string[], RegExp][] = [
+      [['--no-bogus'], /Unknown option '--no-bogus'/],
+      [['--no-nats'], /--nats takes a value, so there is no --no-nats$/],
+      [['--no-attempts-log'], /turn it off with --attempts-log=false/],
+      [['--no-json=yes'], /--no-json does not take a value/],
+      [['--json=maybe'], /--json is on or off: give --json or --no-json/],
+      // Not taken as `--no-json`: a value must be attached to look like a flag.
+      [['--resources', '--no-json'], /'--resources' argument is ambiguous/],
+    ];
+    for (const [argv, message] of refusals) {
+      assert.throws(
+        () => parseCommandFlags(run, argv, {}),
+        (e: unknown) => isHeraldError(e, ErrorCode.Usage) && message.test(e.message),
+        argv.join(' '),
+      );
+    }
+  });
+
+  it('tells in --help how to turn off a flag that is on by default', () => {
+    const help = formatCommandHelp('run', run);
+    assert.match(help, /--allow-private-sinks .*--no-allow-private-sinks turns it off/);
+    assert.doesNotMatch(help, /--no-json/);
   });
 
   it('documents every flag with its env var and default in --help', () => {

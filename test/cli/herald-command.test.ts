@@ -85,6 +85,8 @@ describe('herald command line', function () {
     const work = mkdtempSync(join(tmpdir(), 'herald-run-'));
     const resources = join(work, 'resources');
     mkdirSync(resources);
+    // Pointed at the free sink port, as the warning at start tells a user of --sink-port to do
+    // (herald-run.test.ts runs the unmodified examples and shows that warning).
     for (const f of readdirSync(join(REPO_ROOT, 'examples'))) {
       const text = readFileSync(join(REPO_ROOT, 'examples', f), 'utf8').replaceAll(
         ':8088',
@@ -108,7 +110,8 @@ describe('herald command line', function () {
       String(natsPort),
     ]);
     try {
-      await herald.waitForOutput(/Herald is running/);
+      await herald.waitForOutput(/Herald is running[^]*Press Ctrl-C/);
+      assert.doesNotMatch(herald.stdout(), /Warning/, 'the Subscription matches the sink port');
       // The README's quick-start request, byte for byte in what matters.
       const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
       const key = /Authorization: Bearer ([^'\s]+)/.exec(readme)?.[1];
