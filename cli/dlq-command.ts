@@ -1,39 +1,20 @@
 /**
- * `herald dlq list|redrive --nats URL --subscription NS/NAME [--since TIME] [--limit N] [--json]`
- * (docs/delivery.md "Dead letters"). `list` prints a subscription's dead letters from
- * HERALD_DLQ; `redrive` queues the same selection on HERALD_REDRIVE, where the dispatchers
- * deliver each original event to the subscription's current sink. Both select the same dead
- * letters for the same flags, so `list` shows exactly what `redrive` would send.
+ * `herald dlq list|redrive|purge --nats URL --subscription NS/NAME [--since TIME] [--id ID]…
+ * [--source SOURCE] [--limit N] [--json] [--yes]` (docs/delivery.md "Dead letters"). `list`
+ * prints a subscription's dead letters from HERALD_DLQ; `redrive` queues the same selection on
+ * HERALD_REDRIVE, where the dispatchers deliver each original event to the subscription's
+ * current sink; `purge --yes` deletes it from HERALD_DLQ (without --yes it shows what would go).
+ * All three select the same dead letters for the same flags, so `list` shows exactly what
+ * `redrive` would send and `purge` would delete.
  */
-import {
-  jetstream,
-  jetstreamManager,
-  JetStreamApiCodes,
-  JetStreamApiError,
-} from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { decodeStructured, encodeStructured } from '../core/cloudevents/index.js';
-import { MediaType } from '../core/cloudevents/types.js';
-import type { CompiledSubscription } from '../core/config/model.js';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { NatsAuth } from '../core/nats-connect-options.js';
-import {
-  CONFIG_BUCKET,
-  ConfigKeyPrefix,
-  configKeyFor,
-  messageIdFor,
-  REDRIVE_STREAM,
-  redriveSubjectFor,
-} from '../core/topology.js';
-import { DeadLetterAttribute, DeadLetterHeader } from '../dispatcher/dead-letter.js';
-import { RedriveHeader } from '../dispatcher/redrive.js';
-import {
-  DlqError,
-  DlqErrorCode,
-  readDeadLetters,
-  withoutErrorAttributes,
-  type StoredDeadLetter,
-} from './dlq-read.js';
+import { DLQ_STREAM, dlqSubjectFor } from '../core/topology.js';
+import { describeSelection, printDeadLetters, reportCut } from './dlq-output.js';
+import { deleteDeadLetters } from './dlq-purge.js';
+import { readDeadLetters, type DeadLetterPage, type DeadLetterQuery } from './dlq-read.js';
+import { checkSubscription, queueRedrives, readRedriveWindow } from './dlq-redrive.js';
 import type { FlagValues } from './flags.js';
 import {
   connectForCommand,
@@ -57,20 +38,28 @@ export interface DlqCommandOptions {
   now?: () => number;
 }
 
-interface DlqQuery {
-  action: 'list' | 'redrive';
+const DlqAction = { List: 'list', Redrive: 'redrive', Purge: 'purge' } as const;
+type DlqAction = (typeof DlqAction)[keyof typeof DlqAction];
+
+interface DlqQuery extends DeadLetterQuery {
+  action: DlqAction;
   natsUrl: string;
-  namespace: string;
-  name: string;
-  since?: Date;
-  limit: number;
   json: boolean;
+  /** purge: delete (else only show what would be deleted). */
+  yes: boolean;
 }
 
-/** Publishes in flight at once while queueing a redrive. */
-const REDRIVE_PIPELINE = 64;
+/** Exit statuses (docs/delivery.md "Dead letters"). */
+const Exit = {
+  Done: 0,
+  Failed: 1,
+  /** A usage error, or a command line that must say more (purge without --yes): nothing done. */
+  Usage: 2,
+  /** Done, but an --id matched no dead letter. */
+  IdNotFound: 3,
+} as const;
 
-/** Runs `herald dlq …` to completion: 0 done, 1 failed, 2 usage error. */
+/** Runs `herald dlq …` to completion; returns its exit status (Exit). */
 export async function runDlqCommand(options: DlqCommandOptions): Promise<number> {
   const out = options.out ?? ((text: string) => void process.stdout.write(`${text}\n`));
   const err = options.err ?? ((text: string) => void process.stderr.write(`${text}\n`));
@@ -80,17 +69,22 @@ export async function runDlqCommand(options: DlqCommandOptions): Promise<number>
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     err(`herald dlq: ${e.message}\n\n${options.usage}`);
-    return 2;
+    return Exit.Usage;
   }
   const nc = await connectForCommand('dlq', query.natsUrl, options.natsAuth, err);
-  if (!nc) return 1;
+  if (!nc) return Exit.Failed;
   try {
-    return query.action === 'list'
-      ? await listDeadLetters(nc, query, out, err)
-      : await redrive(nc, query, out, err);
+    switch (query.action) {
+      case DlqAction.List:
+        return await listDeadLetters(nc, query, out, err);
+      case DlqAction.Redrive:
+        return await redrive(nc, query, out, err);
+      case DlqAction.Purge:
+        return await purge(nc, query, out, err);
+    }
   } catch (e) {
     err(`herald dlq ${query.action}: ${(e as Error).message}`);
-    return 1;
+    return Exit.Failed;
   } finally {
     await nc.close().catch(() => undefined);
   }
@@ -98,26 +92,73 @@ export async function runDlqCommand(options: DlqCommandOptions): Promise<number>
 
 function parseDlqArgs(values: FlagValues, positionals: string[], nowMs: number): DlqQuery {
   const [action, ...extra] = positionals;
-  if (action !== 'list' && action !== 'redrive') {
+  const actions: readonly string[] = Object.values(DlqAction);
+  if (action === undefined || !actions.includes(action)) {
     throw new UsageError(
       action === undefined
-        ? 'say what to do: list or redrive'
-        : `unknown subcommand "${action}": use list or redrive`,
+        ? 'say what to do: list, redrive or purge'
+        : `unknown subcommand "${action}": use list, redrive or purge`,
     );
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const natsUrl = readNatsUrl(values);
   const { namespace, name } = readSubscriptionId(values);
   const query: DlqQuery = {
-    action,
+    action: action as DlqAction,
     natsUrl,
     namespace,
     name,
     limit: readLimit(values),
     json: values.json === true,
+    yes: values.yes === true,
   };
+  if (query.yes && query.action !== DlqAction.Purge) {
+    throw new UsageError('--yes goes with purge only');
+  }
   if (typeof values.since === 'string') query.since = parseSince(values.since, nowMs);
+  // Each --id is one id as given: CloudEvents ids may hold commas and spaces.
+  const ids = values.id ?? [];
+  if (ids.some((id) => id === '')) throw new UsageError('--id needs an event id, got ""');
+  if (ids.length > 0) query.ids = [...new Set(ids)];
+  if (typeof values.source === 'string') {
+    if (values.source === '') throw new UsageError('--source needs a CloudEvents source, got ""');
+    query.source = values.source;
+  }
   return query;
+}
+
+/**
+ * Reports on stderr each --id that matched no dead letter and each that matched events of
+ * more than one source (ids are unique per source only). `refuseAmbiguous`: an ambiguous id
+ * stops a redrive or purge before it does anything.
+ */
+function checkIds(
+  q: DlqQuery,
+  page: DeadLetterPage,
+  err: (text: string) => void,
+  refuseAmbiguous: boolean,
+): { missing: string[]; ambiguous: boolean } {
+  const missing: string[] = [];
+  let ambiguous = false;
+  for (const id of q.ids ?? []) {
+    const sources = page.sourcesById.get(id);
+    if (!sources) {
+      missing.push(id);
+      // `--id a,b` is one id: say how to give two.
+      const hint = id.includes(',') ? ' (each --id is one whole id: repeat --id for more)' : '';
+      err(`no dead letter of event id ${JSON.stringify(id)} for ${describeSelection(q)}${hint}`);
+    } else if (sources.size > 1 && q.source === undefined) {
+      ambiguous = true;
+      const list = [...sources].map((s) => JSON.stringify(s)).join(', ');
+      err(
+        `event id ${JSON.stringify(id)} is in dead letters of ${sources.size} events (sources ${list}): ` +
+          (refuseAmbiguous
+            ? `nothing was done; add --source to choose one`
+            : `add --source to choose one`),
+      );
+    }
+  }
+  return { missing, ambiguous: refuseAmbiguous && ambiguous };
 }
 
 async function listDeadLetters(
@@ -127,79 +168,70 @@ async function listDeadLetters(
   err: (text: string) => void,
 ): Promise<number> {
   const page = await readDeadLetters(jetstream(nc), await jetstreamManager(nc), q);
+  printDeadLetters(q, page, out, err);
+  const { missing } = checkIds(q, page, err, false);
+  reportCut(page.letters.length, page.matching, err);
+  return missing.length > 0 ? Exit.IdNotFound : Exit.Done;
+}
+
+async function purge(
+  nc: NatsConnection,
+  q: DlqQuery,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const page = await readDeadLetters(jetstream(nc), jsm, q);
+  const { missing, ambiguous } = checkIds(q, page, err, true);
+  if (ambiguous) return Exit.Usage;
+  const n = page.letters.length;
+  const letters = `${n} dead letter${n === 1 ? '' : 's'} of ${q.namespace}/${q.name}`;
+  if (!q.yes) {
+    // What would go, as `list` shows it; then say how to delete it.
+    printDeadLetters(q, page, out, err);
+    reportCut(n, page.matching, err);
+    if (n > 0) {
+      err(`herald dlq purge: nothing deleted: add --yes to delete these ${letters}`);
+      return Exit.Usage;
+    }
+    return missing.length > 0 ? Exit.IdNotFound : Exit.Done;
+  }
+  const oldestOfSubject = !q.since && !q.ids?.length && q.source === undefined;
+  const result = await deleteDeadLetters(
+    jsm,
+    dlqSubjectFor(q.namespace, q.name),
+    page.letters,
+    oldestOfSubject,
+  );
   if (q.json) {
-    for (const letter of page.letters) out(JSON.stringify(toJsonLine(q, letter)));
-  } else if (page.letters.length === 0) {
-    err(
-      `no dead letters for ${q.namespace}/${q.name}${q.since ? ` since ${q.since.toISOString()}` : ''}`,
+    out(
+      JSON.stringify({
+        subscription: `${q.namespace}/${q.name}`,
+        deleted: result.deleted,
+        gone: result.gone,
+        matching: page.matching,
+        ...(q.ids && { missingIds: missing }),
+      }),
     );
   } else {
-    out(formatTable(page.letters.map(toRow)));
+    out(
+      `deleted ${result.deleted} dead letter${result.deleted === 1 ? '' : 's'} of ${q.namespace}/${q.name} from ${DLQ_STREAM}`,
+    );
+    if (result.gone > 0) {
+      out(
+        `${result.gone} selected ${result.gone === 1 ? 'was' : 'were'} already gone (aged out or deleted meanwhile)`,
+      );
+    }
   }
-  reportCut(page.letters.length, page.matching, err);
-  return 0;
-}
-
-function reportCut(shown: number, matching: number, err: (text: string) => void): void {
-  if (matching > shown) {
-    err(`(${shown} of ${matching} dead letters; raise --limit or move --since for the rest)`);
+  reportCut(n, page.matching, err);
+  if (result.failure) {
+    err(
+      `herald dlq purge: deleting stopped: ${result.failure.message}; ` +
+        `${n - result.deleted - result.gone} of the ${letters} are still stored: run it again`,
+    );
+    return Exit.Failed;
   }
-}
-
-const COLUMNS = [
-  'SEQ',
-  'TIME',
-  'EVENT ID',
-  'TYPE',
-  'SOURCE',
-  'CODE',
-  'ATTEMPTS',
-  'STATUS',
-  'REASON',
-];
-
-function toRow(letter: StoredDeadLetter): string[] {
-  const j = letter.json;
-  if (!j) return [String(letter.seq), letter.time, '(not JSON)', '', '', '', '', '', ''];
-  const text = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
-  return [
-    String(letter.seq),
-    letter.time,
-    text(j.id),
-    text(j.type),
-    text(j.source),
-    text(j[DeadLetterAttribute.Code]),
-    text(j[DeadLetterAttribute.Attempts]),
-    text(j[DeadLetterAttribute.Status]),
-    text(j[DeadLetterAttribute.Reason]),
-  ];
-}
-
-function formatTable(rows: string[][]): string {
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(COLUMNS), ...rows.map(line)].join('\n');
-}
-
-function toJsonLine(q: DlqQuery, letter: StoredDeadLetter): Record<string, unknown> {
-  const j = letter.json;
-  return {
-    seq: letter.seq,
-    time: letter.time,
-    subscription: `${q.namespace}/${q.name}`,
-    code: j?.[DeadLetterAttribute.Code],
-    reason: j?.[DeadLetterAttribute.Reason],
-    attempts: j?.[DeadLetterAttribute.Attempts],
-    status: j?.[DeadLetterAttribute.Status],
-    responseExcerpt: j?.[DeadLetterAttribute.Body],
-    ...letter.headers,
-    event: j ? withoutErrorAttributes(j) : null,
-    ...(j ? {} : { raw: new TextDecoder().decode(letter.data) }),
-  };
+  return missing.length > 0 ? Exit.IdNotFound : Exit.Done;
 }
 
 async function redrive(
@@ -210,47 +242,12 @@ async function redrive(
 ): Promise<number> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
-  let duplicateWindowNs: number;
-  try {
-    duplicateWindowNs = (await jsm.streams.info(REDRIVE_STREAM)).config.duplicate_window;
-  } catch (e) {
-    if (e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound) {
-      throw new DlqError(
-        DlqErrorCode.StreamMissing,
-        `the stream ${REDRIVE_STREAM} does not exist: run the operator of this Herald version first`,
-        { cause: e },
-      );
-    }
-    throw e;
-  }
+  const windowText = await readRedriveWindow(jsm);
   await checkSubscription(js, q);
   const page = await readDeadLetters(js, jsm, q);
-  let queued = 0;
-  let duplicates = 0;
-  let failure: unknown;
-  const skipped: number[] = [];
-  for (let i = 0; i < page.letters.length && failure === undefined; i += REDRIVE_PIPELINE) {
-    const chunk = page.letters.slice(i, i + REDRIVE_PIPELINE);
-    const acks = await Promise.allSettled(
-      chunk.map((letter) => {
-        const message = toRedriveMessage(q, letter);
-        if (!message) {
-          skipped.push(letter.seq);
-          return undefined;
-        }
-        return js.publish(redriveSubjectFor(q.namespace, q.name), message.body, {
-          headers: message.headers,
-          msgID: message.msgId,
-        });
-      }),
-    );
-    for (const ack of acks) {
-      if (ack.status === 'rejected') failure ??= ack.reason;
-      else if (ack.value?.duplicate) duplicates++;
-      else if (ack.value) queued++;
-    }
-  }
-  const windowText = formatWindow(duplicateWindowNs);
+  const { missing, ambiguous } = checkIds(q, page, err, true);
+  if (ambiguous) return Exit.Usage;
+  const { queued, duplicates, skipped, failure } = await queueRedrives(js, q, page.letters);
   if (q.json) {
     out(
       JSON.stringify({
@@ -259,6 +256,7 @@ async function redrive(
         duplicates,
         skipped,
         matching: page.matching,
+        ...(q.ids && { missingIds: missing }),
       }),
     );
   } else {
@@ -274,77 +272,13 @@ async function redrive(
   if (skipped.length > 0)
     err(`skipped dead letters that are not CloudEvents: seq ${skipped.join(', ')}`);
   reportCut(page.letters.length, page.matching, err);
-  if (failure !== undefined) {
+  if (failure) {
     // A full HERALD_REDRIVE refuses new messages (discard new): say how far it got.
     err(
-      `herald dlq redrive: queueing stopped: ${(failure as Error).message}; ` +
+      `herald dlq redrive: queueing stopped: ${failure.message}; ` +
         `run it again to queue the rest (what is queued is recognised for ${windowText})`,
     );
-    return 1;
+    return Exit.Failed;
   }
-  return 0;
-}
-
-function formatWindow(ns: number): string {
-  const s = Math.round(ns / 1e9);
-  return s % 60 === 0 && s > 0 ? `${s / 60}m` : `${s}s`;
-}
-
-/** Redrive delivers to the subscription's current sink: it must exist and not be paused. */
-async function checkSubscription(js: ReturnType<typeof jetstream>, q: DlqQuery): Promise<void> {
-  const id = `${q.namespace}/${q.name}`;
-  let entry;
-  try {
-    const kv = await new Kvm(js).open(CONFIG_BUCKET);
-    entry = await kv.get(configKeyFor(ConfigKeyPrefix.Subscription, q.namespace, q.name));
-  } catch (cause) {
-    throw new DlqError(
-      DlqErrorCode.NoSubscription,
-      `cannot read the config bucket ${CONFIG_BUCKET} (has the operator run against this NATS?): ${(cause as Error).message}`,
-      { cause },
-    );
-  }
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
-    throw new DlqError(
-      DlqErrorCode.NoSubscription,
-      `Subscription ${id} is not in the config: a redrive goes to the subscription's current sink, so there is nowhere to send it`,
-    );
-  }
-  const sub = entry.json<CompiledSubscription>();
-  if (sub.paused) {
-    throw new DlqError(
-      DlqErrorCode.SubscriptionPaused,
-      `Subscription ${id} is paused: resume it first, then redrive (redrives for a paused subscription are dropped)`,
-    );
-  }
-}
-
-/** The original event (heralderror* removed), with the headers the dispatcher's redrive reads. */
-function toRedriveMessage(
-  q: DlqQuery,
-  letter: StoredDeadLetter,
-): { body: string; headers: ReturnType<typeof natsHeaders>; msgId: string } | undefined {
-  let event;
-  try {
-    event = decodeStructured(letter.data);
-  } catch {
-    return undefined;
-  }
-  for (const name of Object.values(DeadLetterAttribute)) delete event.attributes[name];
-  const h = natsHeaders();
-  h.set('Content-Type', MediaType.Structured);
-  h.set(
-    DeadLetterHeader.OriginalMsgId,
-    letter.headers.originalMsgId ??
-      messageIdFor(q.namespace, String(event.attributes.source), String(event.attributes.id)),
-  );
-  if (letter.headers.producer) h.set(DeadLetterHeader.Producer, letter.headers.producer);
-  if (letter.headers.sourceStream)
-    h.set(DeadLetterHeader.SourceStream, letter.headers.sourceStream);
-  if (letter.headers.sourceSequence !== undefined) {
-    h.set(DeadLetterHeader.SourceSequence, String(letter.headers.sourceSequence));
-  }
-  h.set(RedriveHeader.DeadLetterSequence, String(letter.seq));
-  // From the dead letter's sequence: a second redrive within the duplicate window is refused.
-  return { body: encodeStructured(event), headers: h, msgId: `herald-redrive-${letter.seq}` };
+  return missing.length > 0 ? Exit.IdNotFound : Exit.Done;
 }

@@ -1,7 +1,9 @@
 /**
- * Reads one subscription's dead letters from HERALD_DLQ for `herald dlq list|redrive`, oldest
- * first, through a short-lived ephemeral consumer filtered to `herald.dlq.<ns>.<name>` (no
- * filter_subjects: nats-server 2.9). Read-only: nothing in the stream changes.
+ * Reads one subscription's dead letters from HERALD_DLQ for `herald dlq list|redrive|purge`,
+ * oldest first, through a short-lived ephemeral consumer filtered to `herald.dlq.<ns>.<name>`
+ * (no filter_subjects: nats-server 2.9). Selecting by event (`--id`, `--source`) reads every
+ * dead letter of the subscription (within `--since`) and keeps those of the events asked for.
+ * Read-only: nothing in the stream changes.
  */
 import {
   AckPolicy,
@@ -54,10 +56,24 @@ export interface StoredDeadLetter {
   };
 }
 
+/** Which dead letters of a subscription: the oldest `limit` of those selected. */
+export interface DeadLetterQuery {
+  namespace: string;
+  name: string;
+  since?: Date;
+  limit: number;
+  /** Only the dead letters of these CloudEvents ids (none: every event). */
+  ids?: readonly string[];
+  /** Only events from this CloudEvents source. */
+  source?: string;
+}
+
 export interface DeadLetterPage {
   letters: StoredDeadLetter[];
   /** Dead letters matching when the read started; more than `letters` when cut by the limit. */
   matching: number;
+  /** With `ids`: each id that matched, with the sources of its dead letters. */
+  sourcesById: Map<string, Set<string>>;
 }
 
 const FETCH_BATCH = 256;
@@ -67,7 +83,7 @@ const INACTIVE_THRESHOLD_NS = 60_000 * 1_000_000;
 export async function readDeadLetters(
   js: JetStreamClient,
   jsm: JetStreamManager,
-  query: { namespace: string; name: string; since?: Date; limit: number },
+  query: DeadLetterQuery,
 ): Promise<DeadLetterPage> {
   let lastStoredMs: number;
   try {
@@ -84,7 +100,10 @@ export async function readDeadLetters(
   }
   // Nothing stored after --since. Also spares nats-server 2.9 a start time past year 2262,
   // which overflows its nanoseconds and starts from the beginning.
-  if (query.since && !(lastStoredMs >= query.since.getTime())) return { letters: [], matching: 0 };
+  const sourcesById = new Map<string, Set<string>>();
+  if (query.since && !(lastStoredMs >= query.since.getTime())) {
+    return { letters: [], matching: 0, sourcesById };
+  }
   const info = await jsm.consumers.add(DLQ_STREAM, {
     ack_policy: AckPolicy.None,
     filter_subject: dlqSubjectFor(query.namespace, query.name),
@@ -94,28 +113,58 @@ export async function readDeadLetters(
     inactive_threshold: INACTIVE_THRESHOLD_NS,
     mem_storage: true,
   });
-  const matching = info.num_pending;
-  const wanted = Math.min(matching, query.limit);
+  const selects = selectorFor(query);
+  // Without an event selection every one matches, so the oldest `limit` are all it reads.
+  const toRead = selects ? info.num_pending : Math.min(info.num_pending, query.limit);
+  let matching = selects ? 0 : info.num_pending;
+  let read = 0;
   const letters: StoredDeadLetter[] = [];
   try {
     const consumer = await js.consumers.get(DLQ_STREAM, info.name);
-    while (letters.length < wanted) {
+    while (read < toRead) {
       const batch = await consumer.fetch({
-        max_messages: Math.min(FETCH_BATCH, wanted - letters.length),
+        max_messages: Math.min(FETCH_BATCH, toRead - read),
         expires: 5_000,
       });
       let got = 0;
       for await (const m of batch) {
-        letters.push(toStoredDeadLetter(m));
         got++;
+        const letter = toStoredDeadLetter(m);
+        if (selects) {
+          if (!selects(letter)) continue;
+          matching++;
+          if (query.ids?.length) noteSource(sourcesById, letter);
+        }
+        if (letters.length < query.limit) letters.push(letter);
       }
+      read += got;
       // Messages aged out of the stream while reading: nothing more will come.
       if (got === 0) break;
     }
   } finally {
     await jsm.consumers.delete(DLQ_STREAM, info.name).catch(() => undefined);
   }
-  return { letters, matching };
+  return { letters, matching, sourcesById };
+}
+
+/** The test for `--id` / `--source`; undefined when neither is given (every one matches). */
+function selectorFor(query: DeadLetterQuery): ((letter: StoredDeadLetter) => boolean) | undefined {
+  const ids = query.ids?.length ? new Set(query.ids) : undefined;
+  const { source } = query;
+  if (!ids && source === undefined) return undefined;
+  return (letter) => {
+    const j = letter.json;
+    if (!j) return false;
+    if (ids && !(typeof j.id === 'string' && ids.has(j.id))) return false;
+    return source === undefined || j.source === source;
+  };
+}
+
+function noteSource(sourcesById: Map<string, Set<string>>, letter: StoredDeadLetter): void {
+  const id = String(letter.json?.id);
+  let sources = sourcesById.get(id);
+  if (!sources) sourcesById.set(id, (sources = new Set()));
+  sources.add(String(letter.json?.source));
 }
 
 function toStoredDeadLetter(m: JsMsg): StoredDeadLetter {

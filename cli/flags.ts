@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ErrorCode, HeraldError, isHeraldError } from '../core/errors.js';
+import { ATTEMPT_LOG_FLAGS } from './attempt-log-flags.js';
 import { DEFAULT_SINK_PORT } from './demo-sink.js';
 
 export interface FlagSpec {
@@ -11,6 +12,8 @@ export interface FlagSpec {
   type: 'string' | 'boolean';
   default?: string | boolean;
   help: string;
+  /** Repeatable (`--id a --id b`): its value is every one given, in order. No env var. */
+  multiple?: boolean;
 }
 
 export const FLAGS = {
@@ -143,6 +146,7 @@ export const FLAGS = {
     default: '1',
     help: 'replicas (1-5) of Herald’s system streams and KV buckets; the NATS cluster size, e.g. 3',
   },
+  ...ATTEMPT_LOG_FLAGS,
   'config-key-file': {
     env: 'HERALD_CONFIG_KEY_FILE',
     type: 'string',
@@ -175,6 +179,16 @@ export const FLAGS = {
   },
   limit: { type: 'string', default: '100', help: 'at most this many records' },
   json: { type: 'boolean', help: 'print one JSON object per line instead of a table' },
+  id: {
+    type: 'string',
+    multiple: true,
+    help: 'only the dead letters of events with this CloudEvents id, taken whole',
+  },
+  source: {
+    type: 'string',
+    help: 'only events from this CloudEvents source (an id is unique per source)',
+  },
+  yes: { type: 'boolean', help: 'purge: really delete (without it: show what would go)' },
   help: { type: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -189,7 +203,15 @@ export interface CommandSpec {
   positionals?: string;
 }
 
-export type FlagValues = Partial<Record<FlagName, string | boolean>>;
+/** The flags given `multiple: true`, whose value is a list. */
+type ListFlagName = {
+  [K in FlagName]: (typeof FLAGS)[K] extends { multiple: true } ? K : never;
+}[FlagName];
+
+/** A `multiple` flag's value is every one given, in order (absent when not given). */
+export type FlagValues = Partial<
+  Record<Exclude<FlagName, ListFlagName>, string | boolean> & Record<ListFlagName, string[]>
+>;
 
 const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
 const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
@@ -268,8 +290,11 @@ export function parseCommandArgs(
   argv: string[],
   env: NodeJS.ProcessEnv,
 ): { values: FlagValues; positionals: string[] } {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const name of command.flags) options[name] = { type: FLAGS[name].type };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const name of command.flags) {
+    const spec: FlagSpec = FLAGS[name];
+    options[name] = { type: spec.type, ...(spec.multiple && { multiple: true }) };
+  }
   options.help = { type: 'boolean' };
   let parsed;
   let switches: Map<FlagName, boolean>;
@@ -286,10 +311,11 @@ export function parseCommandArgs(
     if (isHeraldError(cause)) throw cause;
     throw new HeraldError(ErrorCode.Usage, (cause as Error).message, { cause });
   }
-  const values: FlagValues = {};
+  const values: Partial<Record<FlagName, string | boolean | string[]>> = {};
   for (const name of [...command.flags, 'help' as const]) {
     const spec: FlagSpec = FLAGS[name];
-    const given = switches.get(name) ?? parsed.values[name];
+    // A list only for a `multiple` flag, whose parseArgs type is string.
+    const given = switches.get(name) ?? (parsed.values[name] as string | boolean | string[]);
     const fromEnv = spec.env ? env[spec.env] : undefined;
     if (given !== undefined) values[name] = given;
     else if (fromEnv !== undefined && fromEnv !== '') {
@@ -299,7 +325,7 @@ export function parseCommandArgs(
       if (fallback !== undefined) values[name] = fallback;
     }
   }
-  return { values, positionals: parsed.positionals };
+  return { values: values as FlagValues, positionals: parsed.positionals };
 }
 
 export function readPort(values: FlagValues, name: FlagName): number {
@@ -388,11 +414,13 @@ export function formatCommandHelp(name: string, command: CommandSpec): string {
       def !== undefined ? `default ${String(def)}` : '',
       // On by default: say how to turn it off.
       spec.type === 'boolean' && def === true ? `--no-${flag} turns it off` : '',
+      spec.multiple ? 'repeatable' : '',
     ]
       .filter(Boolean)
       .join(', ');
     const left = `  --${flag}${spec.type === 'string' ? ' VALUE' : ''}`;
-    lines.push(`${left.padEnd(30)}${spec.help}${meta ? ` (${meta})` : ''}`);
+    // A name longer than the column (--attempts-max-per-subject) still gets a space.
+    lines.push(`${left.padEnd(29)} ${spec.help}${meta ? ` (${meta})` : ''}`);
   }
   return lines.join('\n');
 }

@@ -74,6 +74,9 @@ const COMMANDS = {
       'resync-interval',
       'metrics-port',
       'system-replicas',
+      'attempts-max-age',
+      'attempts-max-bytes',
+      'attempts-max-per-subject',
       'config-key-file',
       'log-level',
     ],
@@ -113,9 +116,19 @@ const COMMANDS = {
   },
   dlq: {
     summary:
-      'List a Subscription’s dead letters (list), or queue them for redelivery to its current sink (redrive). Both take the same selection: --since and --limit.',
-    flags: ['nats', ...NATS_AUTH_FLAGS, 'subscription', 'since', 'limit', 'json'],
-    positionals: 'list|redrive',
+      'List a Subscription’s dead letters (list), queue them for redelivery to its current sink (redrive), or delete them from HERALD_DLQ (purge; only with --yes, else it shows what would go). All three take the same selection: --since, --id (repeatable), --source and --limit. Exit status: 0 done, 1 failed, 2 usage error or nothing done (purge without --yes; an --id found from several sources without --source), 3 done but an --id matched no dead letter.',
+    flags: [
+      'nats',
+      ...NATS_AUTH_FLAGS,
+      'subscription',
+      'since',
+      'id',
+      'source',
+      'limit',
+      'json',
+      'yes',
+    ],
+    positionals: 'list|redrive|purge',
   },
   status: {
     summary:

@@ -7,6 +7,7 @@ import { createLogger } from '../core/logging.js';
 import { parseDuration } from '../core/duration.js';
 import { startKubeOperator } from '../operator/kube/kube-operator.js';
 import { startOperator } from '../operator/main.js';
+import { readAttemptLogLimits } from './attempt-log-flags.js';
 import { loadConfigKey } from './config-key.js';
 import { readIntegerInRange, readPort, readSwitch, type FlagValues } from './flags.js';
 import { startMetricsServer } from './metrics-server.js';
@@ -18,8 +19,9 @@ export async function startOperatorCommand(
   natsUrl: string,
   level: string,
 ): Promise<() => Promise<void>> {
-  // JetStream allows 1 to 5 replicas; checked before anything connects.
+  // JetStream allows 1 to 5 replicas; these are checked before anything connects.
   const systemReplicas = readIntegerInRange(values, 'system-replicas', 1, 5);
+  const attemptLog = readAttemptLogLimits(values);
   const configKey = loadConfigKey(
     env.HERALD_CONFIG_KEY,
     values['config-key-file'] as string | undefined,
@@ -34,6 +36,7 @@ export async function startOperatorCommand(
       logger,
       watch: true,
       systemReplicas,
+      attemptLog,
     });
     return () => op.stop();
   }
@@ -56,6 +59,7 @@ export async function startOperatorCommand(
       : false,
     resyncMs: parseDuration(String(values['resync-interval'])),
     systemReplicas,
+    attemptLog,
   });
   const metrics = await startMetricsServer({
     port: readPort(values, 'metrics-port'),

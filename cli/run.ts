@@ -100,6 +100,7 @@ export async function runHerald(options: RunOptions): Promise<RunningHerald> {
       stack.push({ name: 'nats-server', stop: () => nats.stop() });
       natsUrl = nats.url;
     }
+    // No attemptLog: HERALD_ATTEMPTS gets the operator's defaults, plenty for a laptop.
     const operator: RunningOperator = await startOperator({
       natsUrl,
       ...(natsAuth && { natsAuth }),

@@ -50,6 +50,7 @@ import {
   parseConsumerDescription,
   parseEventTypeStreamDescription,
   pickConsumerUpdate,
+  type AttemptLogLimits,
   type DeletionPolicy,
   type DesiredConsumer,
   type DesiredStream,
@@ -108,6 +109,8 @@ export interface ApplyTopologyOptions {
    * one keeps whatever TTL it has, so one tuned with `nats` is not undone.
    */
   ledgerWindowMs?: number;
+  /** Limits of HERALD_ATTEMPTS (default SystemStreamLimits.attempts); existing ones are updated. */
+  attemptLog?: AttemptLogLimits;
   /**
    * deletionPolicy per EventType stream as this operator last compiled it, including streams
    * whose EventType has vanished since. It wins over the marker in the stream's description
@@ -201,8 +204,33 @@ export class TopologyApplier {
       const { name: _name, storage: _s, retention: _r, ...update } = desired;
       await this.jsm.streams.update(desired.name, update);
       this.record('updated', { ...ref, fields: drift }, 'stream updated');
+      await this.trimToSubjectCap(desired, actual);
     });
     if (!ok) this.missingStreams.add(desired.name);
+  }
+
+  /**
+   * nats-server 2.9 applies a first per-subject cap (where there was none) only at its next
+   * restart: until then a subject already over it stays over. Lowering a cap trims at once.
+   * So when a cap first appears, subjects over it are trimmed here, oldest messages first.
+   */
+  private async trimToSubjectCap(desired: DesiredStream, actual: StreamConfig): Promise<void> {
+    const cap = desired.max_msgs_per_subject ?? -1;
+    if (cap <= 0 || (actual.max_msgs_per_subject ?? -1) > 0) return;
+    const info = await this.jsm.streams.info(desired.name, { subjects_filter: '>' });
+    let subjects = 0;
+    let purged = 0;
+    for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+      if (count <= cap) continue;
+      subjects++;
+      purged += (await this.jsm.streams.purge(desired.name, { filter: subject, keep: cap })).purged;
+    }
+    if (subjects > 0) {
+      this.log?.info(
+        { stream: desired.name, subjects, purged, maxPerSubject: cap },
+        'trimmed subjects over the new per-subject cap',
+      );
+    }
   }
 
   async ensureConsumer(stream: string, desired: DesiredConsumer): Promise<void> {
@@ -428,10 +456,14 @@ export class TopologyApplier {
 export async function ensureTopology(
   jsm: JetStreamManager,
   config: CompiledConfig,
-  options: Pick<ApplyTopologyOptions, 'logger' | 'systemReplicas' | 'ledgerWindowMs'> = {},
+  options: Pick<
+    ApplyTopologyOptions,
+    'logger' | 'systemReplicas' | 'ledgerWindowMs' | 'attemptLog'
+  > = {},
 ): Promise<ApplyReport> {
   const applier = new TopologyApplier(jsm, options.logger);
-  for (const s of buildSystemStreamConfigs(options.systemReplicas)) await applier.ensureStream(s);
+  for (const s of buildSystemStreamConfigs(options.systemReplicas, options.attemptLog))
+    await applier.ensureStream(s);
   for (const c of buildSystemConsumerConfigs()) await applier.ensureConsumer(c.stream, c.consumer);
   await applier.ensureConfigBucket(options.systemReplicas ?? 1);
   await applier.ensureLedgerBucket(options.systemReplicas ?? 1, options.ledgerWindowMs);

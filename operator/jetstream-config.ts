@@ -42,12 +42,24 @@ const DAY_MS = 86_400_000;
 const MIB = 1024 * 1024;
 
 /**
- * Limits of the two streams every installation has. Dead letters are kept long (someone has
- * to look at them) but not forever; the attempts log is diagnostics, so it is short-lived.
+ * Limits of HERALD_ATTEMPTS, set with the operator's `--attempts-max-*` flags. Its subjects are
+ * `herald.attempts.<ns>.<subscription>`, so `maxPerSubject` (JetStream's max_msgs_per_subject)
+ * is how many records each subscription keeps: a busy one cannot push out a quiet one's.
+ */
+export interface AttemptLogLimits {
+  maxAgeMs: number;
+  maxBytes: number;
+  maxPerSubject: number;
+}
+
+/**
+ * Limits of the system streams every installation has. Dead letters are kept long (someone
+ * has to look at them) but not forever; the attempts log is diagnostics, so it is short-lived.
  */
 export const SystemStreamLimits = {
   dlq: { maxAgeMs: 30 * DAY_MS, maxBytes: 1024 * MIB },
-  attempts: { maxAgeMs: 7 * DAY_MS, maxBytes: 256 * MIB },
+  /** ~4.5 MiB of records (~0.45 KiB each) per subscription: about 57 fill the 256 MiB. */
+  attempts: { maxAgeMs: 7 * DAY_MS, maxBytes: 256 * MIB, maxPerSubject: 10_000 },
   /** Redrives waiting for delivery (a work queue: delivered ones leave it); as big as the DLQ. */
   redrive: { maxAgeMs: 7 * DAY_MS, maxBytes: 1024 * MIB },
 } as const;
@@ -127,7 +139,10 @@ export function buildStreamConfig(et: CompiledEventType): DesiredStream {
   };
 }
 
-export function buildSystemStreamConfigs(replicas = 1): DesiredStream[] {
+export function buildSystemStreamConfigs(
+  replicas = 1,
+  attemptLog: AttemptLogLimits = SystemStreamLimits.attempts,
+): DesiredStream[] {
   const system = (
     name: string,
     subject: string,
@@ -149,12 +164,14 @@ export function buildSystemStreamConfigs(replicas = 1): DesiredStream[] {
   });
   return [
     system(DLQ_STREAM, DLQ_SUBJECTS, SystemStreamLimits.dlq, 'Herald dead letters'),
-    system(
-      ATTEMPTS_STREAM,
-      ATTEMPTS_SUBJECTS,
-      SystemStreamLimits.attempts,
-      'Herald delivery attempts',
-    ),
+    {
+      ...system(ATTEMPTS_STREAM, ATTEMPTS_SUBJECTS, attemptLog, 'Herald delivery attempts'),
+      max_msgs_per_subject: attemptLog.maxPerSubject,
+      // JetStream refuses a duplicate window longer than max_age; records carry no Nats-Msg-Id.
+      duplicate_window: nanos(
+        Math.min(attemptLog.maxAgeMs, parseDuration(Defaults.duplicateWindow)),
+      ),
+    },
     {
       // A work queue: a settled redrive leaves the stream (HERALD_DLQ is the record), and a
       // full stream refuses new redrives rather than dropping ones not yet delivered.
@@ -263,6 +280,7 @@ const STREAM_UPDATABLE = [
   'max_age',
   'max_bytes',
   'max_msgs',
+  'max_msgs_per_subject',
   'max_msg_size',
   'num_replicas',
   'duplicate_window',

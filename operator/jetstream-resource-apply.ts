@@ -13,10 +13,13 @@ import {
 } from './jetstream-apply.js';
 import { buildConsumerConfig, buildStreamConfig } from './jetstream-config.js';
 
-/** The system streams (HERALD_DLQ, HERALD_ATTEMPTS, …) and the delivery ledger bucket. */
+/** The system streams (HERALD_DLQ, HERALD_ATTEMPTS, …) and KV buckets. */
 export async function ensureSystemTopology(
   jsm: JetStreamManager,
-  options: Pick<ApplyTopologyOptions, 'logger' | 'systemReplicas' | 'ledgerWindowMs'> = {},
+  options: Pick<
+    ApplyTopologyOptions,
+    'logger' | 'systemReplicas' | 'ledgerWindowMs' | 'attemptLog'
+  > = {},
 ): Promise<ApplyReport> {
   return ensureTopology(jsm, { eventTypes: [], producers: [], subscriptions: [] }, options);
 }

@@ -49,7 +49,7 @@ import {
   pruneTopology,
   type ApplyReport,
 } from './jetstream-apply.js';
-import type { DeletionPolicy } from './jetstream-config.js';
+import type { AttemptLogLimits, DeletionPolicy } from './jetstream-config.js';
 
 export interface OperatorOptions {
   natsUrl: string;
@@ -71,6 +71,8 @@ export interface OperatorOptions {
   retry?: { initialMs?: number; maxMs?: number };
   /** Replicas of the system streams and KV buckets, kept on every apply (default 1). */
   systemReplicas?: number;
+  /** Limits of HERALD_ATTEMPTS, kept on every apply (default SystemStreamLimits.attempts). */
+  attemptLog?: AttemptLogLimits;
 }
 
 /** A compile or file problem, with the file it came from when known. */
@@ -277,6 +279,7 @@ class FileModeOperator extends EventEmitter<OperatorEvents> implements RunningOp
     const ensured = await ensureTopology(this.jsm, config, {
       logger: this.log,
       systemReplicas: this.options.systemReplicas ?? 1,
+      ...(this.options.attemptLog && { attemptLog: this.options.attemptLog }),
     });
     const kv = await writeCompiledConfig(this.kv, config);
     const leftOutOf = (kind: string): string[] =>

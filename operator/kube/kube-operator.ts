@@ -21,6 +21,7 @@ import { buildNatsConnectOptions, type NatsAuth } from '../../core/nats-connect-
 import { Kind, type HeraldResource } from '../../core/resources/types.js';
 import { ConfigKeyPrefix, parseConfigKey } from '../../core/topology.js';
 import { typeOwnerKey } from '../compile.js';
+import type { AttemptLogLimits } from '../jetstream-config.js';
 import { ensureSystemTopology } from '../jetstream-resource-apply.js';
 import { ResourceCompiler } from './compile-one.js';
 import { EventRecorder } from './event-recorder.js';
@@ -61,6 +62,8 @@ export interface KubeOperatorOptions {
   requestTimeoutMs?: number;
   /** Replicas of the system streams and KV buckets, kept whenever leadership starts (default 1). */
   systemReplicas?: number;
+  /** Limits of HERALD_ATTEMPTS, kept whenever leadership starts (default: the operator's). */
+  attemptLog?: AttemptLogLimits;
 }
 
 export interface RunningKubeOperator {
@@ -258,13 +261,14 @@ class KubeOperator implements RunningKubeOperator {
     this.workers = undefined;
   }
 
-  /** The system streams and KV buckets, at `systemReplicas`: retried until NATS answers. */
+  /** The system streams and KV buckets (systemReplicas, attemptLog); retried until NATS answers. */
   private async ensureSystem(): Promise<void> {
     for (let delayMs = 500; !this.stopped && this.store; delayMs = Math.min(delayMs * 2, 30_000)) {
       try {
         await ensureSystemTopology(this.jsm, {
           logger: this.log,
           systemReplicas: this.o.systemReplicas ?? 1,
+          ...(this.o.attemptLog && { attemptLog: this.o.attemptLog }),
         });
         return;
       } catch (err) {

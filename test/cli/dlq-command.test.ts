@@ -1,6 +1,6 @@
 /**
- * `herald dlq list|redrive` as a user runs it: the real executable against a real nats-server
- * holding dead letters as the dispatcher writes them.
+ * `herald dlq list|redrive|purge` as a user runs it: the real executable against a real
+ * nats-server holding dead letters as the dispatcher writes them.
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -205,11 +205,11 @@ describe('herald dlq', function () {
     // Through the executable once: the exit code and the command's own usage text.
     const r = await herald(['dlq', '--nats', nats.url, '--subscription', 'shop/orders']);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /say what to do: list or redrive/);
-    assert.match(r.stderr, /Usage: herald dlq list\|redrive/);
+    assert.match(r.stderr, /say what to do: list, redrive or purge/);
+    assert.match(r.stderr, /Usage: herald dlq list\|redrive\|purge/);
 
     const cases: [string[], FlagValues, RegExp][] = [
-      [['purge'], { subscription: 'a/b' }, /unknown subcommand "purge"/],
+      [['drop'], { subscription: 'a/b' }, /unknown subcommand "drop": use list, redrive or purge/],
       [['list', 'extra'], { subscription: 'a/b' }, /unexpected argument "extra"/],
       [['list'], {}, /--subscription NAMESPACE\/NAME is required/],
       [['list'], { subscription: 'just-a-name' }, /NAMESPACE\/NAME/],
