@@ -22,6 +22,8 @@ export const ErrorCode = {
   ConsumeInterrupted: 'ERR_CONSUME_INTERRUPTED',
   /** A NATS credentials or TLS file that cannot be used (unreadable, malformed, cert without key). */
   InvalidNatsAuth: 'ERR_INVALID_NATS_AUTH',
+  /** A sink.auth.oauth2 private key or certificate that cannot sign client assertions. */
+  InvalidOAuth2Key: 'ERR_INVALID_OAUTH2_KEY',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -17,6 +17,7 @@ import {
   TOKEN_RESPONSE_MAX_BYTES,
   type OAuth2Credentials,
   type TokenHttpResult,
+  type TokenRequest,
 } from './oauth2.js';
 import { AttemptFailure, type AttemptResult } from './retry.js';
 import { createGuardedConnector, type GuardedConnectorOptions } from './ssrf-connect.js';
@@ -101,10 +102,15 @@ export class DeliveryTarget {
 
   /**
    * The webhook validation handshake's OPTIONS request (handshake.ts): the same URL and the
-   * same user-agent and sink auth headers as the deliveries, plus `headers`; no body.
+   * same user-agent and sink auth (an oauth2 token too) as the deliveries, plus `headers`; no
+   * body.
    */
   buildValidationRequest(headers: Record<string, string>): ValidationRequest {
-    return { url: this.url, headers: { ...this.#headers, ...headers } };
+    return {
+      url: this.url,
+      headers: { ...this.#headers, ...headers },
+      ...(this.oauth2 && { oauth2: this.oauth2 }),
+    };
   }
 
   /**
@@ -135,12 +141,18 @@ export interface ValidationRequest {
   url: URL;
   /** Lower-case names; may carry credentials: never log. */
   headers: Record<string, string>;
+  /** Set: SinkClients.sendOptions adds `authorization: Bearer` from these credentials' token. */
+  oauth2?: OAuth2Credentials;
 }
 
-/** What an OPTIONS request got: the status and the response headers, or why it got none. */
+/**
+ * What an OPTIONS request got: the status and the response headers, or why it got none —
+ * `token-failure` when it was not sent for want of an oauth2 token (or of time after one).
+ */
 export type ValidationResult =
   | { kind: 'response'; status: number; headers: Record<string, string | string[] | undefined> }
-  | Extract<AttemptResult, { kind: 'failure' }>;
+  | Extract<AttemptResult, { kind: 'failure' }>
+  | { kind: 'token-failure'; failure: AttemptFailure; message: string };
 
 export interface SinkClientsOptions {
   /** The SSRF policy; without one, only public addresses are allowed. */
@@ -222,8 +234,13 @@ export class SinkClients {
   async send(request: DeliveryRequest, timeoutMs: number): Promise<AttemptResult> {
     const { oauth2 } = request;
     if (!oauth2) return this.post(request, timeoutMs);
-    return sendWithOAuth2(this.tokens, oauth2, timeoutMs, (authorization, ms) =>
-      this.post({ ...request, headers: { ...request.headers, authorization } }, ms),
+    return sendWithOAuth2(
+      this.tokens,
+      oauth2,
+      timeoutMs,
+      (authorization, ms) =>
+        this.post({ ...request, headers: { ...request.headers, authorization } }, ms),
+      (failure): AttemptResult => failure,
     );
   }
 
@@ -281,10 +298,25 @@ export class SinkClients {
   }
 
   /**
-   * One OPTIONS request (the validation handshake) over the same pool and SSRF guard as the
-   * POSTs. Never throws; the body is discarded.
+   * One validation request (the handshake): an OPTIONS over the same pool and SSRF guard as
+   * the POSTs; with oauth2, with the token the deliveries use, and on a 401 once more with a
+   * fresh one, as for a delivery. Never throws; the body is discarded.
    */
   async sendOptions(request: ValidationRequest, timeoutMs: number): Promise<ValidationResult> {
+    const { oauth2 } = request;
+    if (!oauth2) return this.options(request, timeoutMs);
+    return sendWithOAuth2(
+      this.tokens,
+      oauth2,
+      timeoutMs,
+      (authorization, ms) =>
+        this.options({ ...request, headers: { ...request.headers, authorization } }, ms),
+      ({ failure, message }): ValidationResult => ({ kind: 'token-failure', failure, message }),
+    );
+  }
+
+  /** One OPTIONS, its headers final. */
+  private async options(request: ValidationRequest, timeoutMs: number): Promise<ValidationResult> {
     if (this.closed) {
       return { kind: 'failure', failure: AttemptFailure.Internal, message: 'dispatcher stopping' };
     }
@@ -320,11 +352,7 @@ export class SinkClients {
    * One form POST to an OAuth 2.0 token endpoint (oauth2.ts), over the same pools and SSRF
    * guard as the deliveries. Reads at most TOKEN_RESPONSE_MAX_BYTES; never throws.
    */
-  async postForm(
-    url: URL,
-    request: { headers: Record<string, string>; body: string },
-    timeoutMs: number,
-  ): Promise<TokenHttpResult> {
+  async postForm(url: URL, request: TokenRequest, timeoutMs: number): Promise<TokenHttpResult> {
     if (this.closed) {
       return { kind: 'failure', failure: AttemptFailure.Internal, message: 'dispatcher stopping' };
     }

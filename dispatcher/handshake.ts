@@ -2,7 +2,8 @@
  * The CloudEvents webhook validation handshake ("HTTP 1.1 Web Hooks for Event Delivery" §4,
  * abuse protection) for subscriptions with `sink.verification: handshake`. Before the first
  * delivery to a sink, the dispatcher sends it an OPTIONS request with `WebHook-Request-Origin`
- * (and `WebHook-Request-Rate` when the subscription has a rate limit); the sink consents only
+ * (and `WebHook-Request-Rate` when the subscription has a rate limit) and the sink auth the
+ * deliveries carry (an oauth2 token included, deliver.ts sendOptions); the sink consents only
  * by answering 2xx with `WebHook-Allowed-Origin` naming that origin or `*`. Until then no POST
  * goes out: the attempts wait here (their messages held with in-progress acks, the rest in the
  * consumer) and the request is repeated with backoff. A granted `WebHook-Allowed-Rate` caps the
@@ -53,6 +54,8 @@ export const VerificationReason = {
   NoConsent: 'NoConsent',
   OriginNotAllowed: 'OriginNotAllowed',
   InvalidAllowedRate: 'InvalidAllowedRate',
+  /** sink.auth.oauth2: no token to send the validation request with. */
+  TokenUnavailable: 'TokenUnavailable',
 } as const;
 export type VerificationReason = (typeof VerificationReason)[keyof typeof VerificationReason];
 
@@ -368,6 +371,16 @@ export function judgeAnswer(
     reason: VerificationReason,
     message: string,
   ): VerificationState => ({ status, reason, message, sinkOrigin, since });
+  if (result.kind === 'token-failure') {
+    // Not the sink's answer: asked again later, as deliveries retry a token failure. A token
+    // endpoint the SSRF guard refuses stays refused, like a refused sink.
+    const forbidden = result.failure === AttemptFailure.ForbiddenAddress;
+    return state(
+      VerificationStatus.Pending,
+      forbidden ? VerificationReason.ForbiddenAddress : VerificationReason.TokenUnavailable,
+      `validation request to ${sinkOrigin} not sent: ${result.message}`,
+    );
+  }
   if (result.kind === 'failure') {
     const forbidden = result.failure === AttemptFailure.ForbiddenAddress;
     return state(

@@ -4,13 +4,23 @@
  * per dispatcher until shortly before they expire, concurrent deliveries share one token
  * request, and a 401 from the sink fetches one fresh token and retries that attempt once.
  * The HTTP itself goes through SinkClients (deliver.ts), so the SSRF guard applies to token
- * endpoints as it does to sinks. Neither the client secret nor a token ever reaches a message,
- * a log line or an error: messages name the endpoint (origin and path), the client id, the
- * HTTP status and the endpoint's `error` code.
+ * endpoints as it does to sinks. The token also goes with the webhook validation handshake's
+ * OPTIONS (handshake.ts). Neither the client secret, the private key, an assertion nor a token
+ * ever reaches a message, a log line or an error: messages name the endpoint (origin and
+ * path), the client id, the HTTP status and the endpoint's `error` code.
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from '../core/logging.js';
+import type { OAuth2Credentials, TokenRequest } from './oauth2-credentials.js';
 import { AttemptFailure, type AttemptResult } from './retry.js';
+
+export {
+  formUrlEncode,
+  OAuth2Credentials,
+  type OAuth2ClientAuthentication,
+  type OAuth2CredentialsOptions,
+  type OAuth2PrivateKey,
+  type TokenRequest,
+} from './oauth2-credentials.js';
 
 /** A token is refreshed this long before it expires (or at half its life, when shorter). */
 export const TOKEN_REFRESH_SKEW_MS = 30_000;
@@ -61,85 +71,6 @@ export class OAuth2TokenError extends Error {
   }
 }
 
-/**
- * One client's credentials at one token endpoint, with the secret in a private field and a
- * redacted toJSON, so logging one by mistake leaks nothing.
- */
-export class OAuth2Credentials {
-  readonly tokenUrl: URL;
-  readonly clientId: string;
-  readonly scopes: readonly string[];
-  /**
-   * What tokens are cached and shared under: endpoint, client id, scopes and a hash of the
-   * secret. The hash keeps a Subscription holding a wrong secret (or another tenant's client
-   * id) from riding on a token fetched with the right one.
-   */
-  readonly cacheKey: string;
-  readonly #clientSecret: string;
-  readonly #userAgent: string;
-
-  constructor(options: {
-    tokenUrl: URL;
-    clientId: string;
-    clientSecret: string;
-    scopes: readonly string[];
-    userAgent: string;
-  }) {
-    this.tokenUrl = options.tokenUrl;
-    this.clientId = options.clientId;
-    this.scopes = [...options.scopes];
-    this.#clientSecret = options.clientSecret;
-    this.#userAgent = options.userAgent;
-    const secretHash = createHash('sha256').update(options.clientSecret).digest('base64url');
-    this.cacheKey = JSON.stringify([this.tokenUrl.href, this.clientId, this.scopes, secretHash]);
-  }
-
-  /** The endpoint as messages show it: origin and path, never the query. */
-  get endpoint(): string {
-    return `${this.tokenUrl.origin}${this.tokenUrl.pathname}`;
-  }
-
-  /**
-   * The token request: `grant_type=client_credentials` (+ `scope`, space-separated) as a form,
-   * the client authenticated with HTTP Basic (client_secret_basic): id and secret each
-   * form-urlencoded, then joined by `:` and base64-encoded (RFC 6749 §2.3.1).
-   */
-  buildTokenRequest(): { headers: Record<string, string>; body: string } {
-    const form = new URLSearchParams({ grant_type: 'client_credentials' });
-    if (this.scopes.length > 0) form.set('scope', this.scopes.join(' '));
-    const basic = Buffer.from(
-      `${formUrlEncode(this.clientId)}:${formUrlEncode(this.#clientSecret)}`,
-    ).toString('base64');
-    return {
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        authorization: `Basic ${basic}`,
-        'user-agent': this.#userAgent,
-      },
-      body: form.toString(),
-    };
-  }
-
-  /** `text` with the client secret (raw or form-encoded) cut out, should an endpoint echo it. */
-  redact(text: string): string {
-    let out = text;
-    for (const form of new Set([this.#clientSecret, formUrlEncode(this.#clientSecret)])) {
-      if (form.length > 0) out = out.split(form).join('[redacted]');
-    }
-    return out;
-  }
-
-  toJSON(): Record<string, unknown> {
-    return { tokenEndpoint: this.endpoint, clientId: this.clientId, scopes: this.scopes };
-  }
-}
-
-/** application/x-www-form-urlencoded encoding of one value (space as `+`). */
-export function formUrlEncode(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
-}
-
 /** What one token request got; produced by SinkClients.postForm. */
 export type TokenHttpResult =
   | { kind: 'response'; status: number; body: string }
@@ -147,7 +78,7 @@ export type TokenHttpResult =
 
 export type TokenTransport = (
   url: URL,
-  request: { headers: Record<string, string>; body: string },
+  request: TokenRequest,
   timeoutMs: number,
 ) => Promise<TokenHttpResult>;
 
@@ -212,7 +143,8 @@ export class OAuth2TokenCache {
     // Lifetimes count from the request, not the answer: the endpoint's clock started earlier.
     const requestedAt = this.now();
     try {
-      const result = await this.transport(creds.tokenUrl, creds.buildTokenRequest(), timeoutMs);
+      const request = creds.buildTokenRequest(Math.floor(requestedAt / 1000));
+      const result = await this.transport(creds.tokenUrl, request, timeoutMs);
       const token = this.readTokenResponse(creds, result);
       const lifetimeMs = lifetimeOf(token.expiresIn);
       if (lifetimeMs > 0) {
@@ -245,8 +177,11 @@ export class OAuth2TokenCache {
     }
     const body = parseJsonObject(result.body);
     if (result.status < 200 || result.status >= 300) {
-      const error = printable(body?.error, 64);
-      const description = printable(body?.error_description, 200);
+      // Redacted before being cut short: a secret cut in half would no longer be recognised.
+      const shown = (value: unknown, max: number) =>
+        printable(typeof value === 'string' ? creds.redact(value) : value, max);
+      const error = shown(body?.error, 64);
+      const description = shown(body?.error_description, 200);
       const detail = `${error ? `: ${error}` : ''}${description ? ` (${description})` : ''}`;
       throw new OAuth2TokenError(
         OAuth2ErrorCode.Refused,
@@ -284,7 +219,7 @@ export class OAuth2TokenCache {
     if (configuration) {
       this.options.logger?.error(
         fields,
-        'oauth2 token request refused: check sink.auth.oauth2 (client id, secret, scopes)',
+        'oauth2 token request refused: check sink.auth.oauth2 (client id, secret or key, scopes, parameters)',
       );
     } else this.options.logger?.warn(fields, 'oauth2 token request failed');
   }
@@ -324,46 +259,56 @@ function printable(value: unknown, max: number): string {
   return value.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
 }
 
+/** A failed attempt: what a token failure or a lack of time becomes (see sendWithOAuth2). */
+export type OAuth2Failure = Extract<AttemptResult, { kind: 'failure' }>;
+
 /**
- * One delivery attempt with a bearer token from `tokens`: the token is fetched (or taken from
- * the cache), the request sent; on a 401, one fresh token and one more send. The whole attempt
- * stays within twice `timeoutMs` (the consumer's ack_wait is at least that), each request
- * within `timeoutMs`. Never throws: a token failure is the attempt's failure.
+ * One request with a bearer token from `tokens` (a delivery's POST, or the validation
+ * handshake's OPTIONS): the token is fetched (or taken from the cache), the request sent; on a
+ * 401, one fresh token and one more send. The whole stays within twice `timeoutMs` (the
+ * consumer's ack_wait is at least that), each request within `timeoutMs`. Never throws: a token
+ * failure, or no time left after waiting for a token, becomes `failed(…)`.
  */
-export async function sendWithOAuth2(
+export async function sendWithOAuth2<R extends { kind: string }>(
   tokens: OAuth2TokenCache,
   creds: OAuth2Credentials,
   timeoutMs: number,
-  send: (authorization: string, timeoutMs: number) => Promise<AttemptResult>,
-): Promise<AttemptResult> {
+  send: (authorization: string, timeoutMs: number) => Promise<R>,
+  failed: (failure: OAuth2Failure) => R,
+): Promise<R> {
   const deadline = performance.now() + 2 * timeoutMs;
   const left = () => Math.min(timeoutMs, Math.floor(deadline - performance.now()));
   // A shared token request may have been started by a subscription with a longer timeout.
-  const outOfTime = (when: string): AttemptResult => ({
-    kind: 'failure',
-    failure: AttemptFailure.Timeout,
-    message: `no time left ${when} (an oauth2 attempt may take ${2 * timeoutMs} ms)`,
-  });
+  const outOfTime = (when: string): R =>
+    failed({
+      kind: 'failure',
+      failure: AttemptFailure.Timeout,
+      message: `no time left ${when} (an oauth2 attempt may take ${2 * timeoutMs} ms)`,
+    });
   let token: string;
   try {
     token = await tokens.token(creds, timeoutMs);
   } catch (err) {
-    return failureOf(err);
+    return failed(failureOf(err));
   }
   if (left() <= 0) return outOfTime('to send after waiting for the oauth2 token');
   const first = await send(`Bearer ${token}`, left());
-  if (first.kind !== 'response' || first.status !== 401) return first;
+  if (!isUnauthorized(first)) return first;
   let fresh: string;
   try {
     fresh = await tokens.refresh(creds, token, Math.max(1, left()));
   } catch (err) {
-    return failureOf(err);
+    return failed(failureOf(err));
   }
   if (left() <= 0) return outOfTime('to retry with a fresh oauth2 token after the sink’s 401');
   return send(`Bearer ${fresh}`, left());
 }
 
-function failureOf(err: unknown): AttemptResult {
+function isUnauthorized(result: { kind: string; status?: unknown }): boolean {
+  return result.kind === 'response' && result.status === 401;
+}
+
+function failureOf(err: unknown): OAuth2Failure {
   if (err instanceof OAuth2TokenError) {
     return { kind: 'failure', failure: err.failure, message: err.message };
   }

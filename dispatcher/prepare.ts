@@ -6,8 +6,11 @@
  * the rate limit are applied around each attempt (handshake.ts, rate-limit.ts).
  * Filters, CESQL included, are compiled here by core/filters, which the operator already ran.
  */
-import type { CompiledSubscription } from '../core/config/model.js';
+import type { CompiledOAuth2, CompiledSubscription } from '../core/config/model.js';
 import { unsealSecret } from '../core/config/seal.js';
+import { isHeraldError } from '../core/errors.js';
+import { readAssertionKey, type AssertionKey } from '../core/oauth2-client-assertion.js';
+import { OAUTH2_RESERVED_PARAMETERS } from '../core/resources/cel-rules.js';
 import { compileFilters, FilterErrorCode, isFilterError } from '../core/filters/index.js';
 import type { FilterPredicate } from '../core/filters/index.js';
 import { decodeSigningSecret } from '../core/signing.js';
@@ -23,7 +26,7 @@ export const NotDeliverableReason = {
   InvalidSink: 'invalid_sink',
   /** A sealed secret does not unseal with this dispatcher's config key. */
   SecretUnavailable: 'secret_unavailable',
-  /** A signing secret that is not a Standard Webhooks secret (not base64). */
+  /** A signing secret that is not a Standard Webhooks secret, or an unusable oauth2 key. */
   InvalidSecret: 'invalid_secret',
 } as const;
 export type NotDeliverableReason = (typeof NotDeliverableReason)[keyof typeof NotDeliverableReason];
@@ -158,25 +161,68 @@ function parseSinkUrl(uri: string, field = 'sink.uri'): URL {
   return url;
 }
 
-/** sink.auth.oauth2 with its client secret unsealed; tokens are fetched per attempt (oauth2.ts). */
+/**
+ * sink.auth.oauth2 with its client secret unsealed, or its private key unsealed and parsed;
+ * tokens are fetched per attempt (oauth2.ts). The operator checked all this already.
+ */
 function prepareOAuth2(
-  oauth2: NonNullable<NonNullable<CompiledSubscription['sink']['auth']>['oauth2']>,
+  oauth2: CompiledOAuth2,
   configKey: Buffer,
   userAgent: string,
 ): OAuth2Credentials {
-  const tokenUrl = parseSinkUrl(oauth2.tokenUrl, 'sink.auth.oauth2.tokenUrl');
-  if (!oauth2.clientId) {
+  const field = 'sink.auth.oauth2';
+  const refuse = (why: string) =>
+    new SubscriptionNotDeliverableError(NotDeliverableReason.InvalidSink, `${field}${why}`);
+  const tokenUrl = parseSinkUrl(oauth2.tokenUrl, `${field}.tokenUrl`);
+  if (!oauth2.clientId) throw refuse('.clientId is empty');
+  const parameters = oauth2.parameters ?? {};
+  const reserved = Object.keys(parameters).filter((name) =>
+    (OAUTH2_RESERVED_PARAMETERS as readonly string[]).includes(name),
+  );
+  if (reserved.length > 0) throw refuse(`.parameters must not set ${reserved.join(', ')}`);
+  const common = {
+    tokenUrl,
+    clientId: oauth2.clientId,
+    scopes: oauth2.scopes,
+    userAgent,
+    parameters,
+  };
+  const method = oauth2.clientAuthentication ?? 'basic';
+  if (method === 'basic' || method === 'post') {
+    if (!oauth2.clientSecret)
+      throw refuse(`: clientAuthentication ${method} without a client secret`);
+    const clientSecret = unsealOrRefuse(configKey, oauth2.clientSecret, field);
+    return new OAuth2Credentials({ ...common, clientAuthentication: method, clientSecret });
+  }
+  if (method !== 'privateKeyJwt') {
     throw new SubscriptionNotDeliverableError(
-      NotDeliverableReason.InvalidSink,
-      'sink.auth.oauth2.clientId is empty',
+      NotDeliverableReason.UnsupportedFeature,
+      `${field}.clientAuthentication "${String(method)}" is not supported by this version`,
+    );
+  }
+  const spec = oauth2.privateKey;
+  if (!spec) throw refuse(': clientAuthentication privateKeyJwt without a private key');
+  const pem = unsealOrRefuse(configKey, spec.key, `${field}.privateKey`);
+  let key: AssertionKey;
+  try {
+    key = readAssertionKey(pem, spec.algorithm);
+  } catch (cause) {
+    const why = isHeraldError(cause) ? cause.message : 'unusable';
+    throw new SubscriptionNotDeliverableError(
+      NotDeliverableReason.InvalidSecret,
+      `${field}.privateKey: ${why}`,
+      { cause },
     );
   }
   return new OAuth2Credentials({
-    tokenUrl,
-    clientId: oauth2.clientId,
-    clientSecret: unsealOrRefuse(configKey, oauth2.clientSecret, 'sink.auth.oauth2'),
-    scopes: oauth2.scopes,
-    userAgent,
+    ...common,
+    clientAuthentication: 'privateKeyJwt',
+    privateKey: {
+      key,
+      ...(spec.keyId !== undefined && { keyId: spec.keyId }),
+      ...(spec.x5t && spec.x5tS256 && { thumbprints: { x5t: spec.x5t, x5tS256: spec.x5tS256 } }),
+      ...(spec.audience !== undefined && { audience: spec.audience }),
+    },
   });
 }
 

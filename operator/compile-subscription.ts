@@ -17,6 +17,7 @@ import {
   sealSigningSecretRef,
   type Env,
 } from './compile-context.js';
+import { compileOAuth2 } from './compile-oauth2.js';
 import { startTimeOf } from './jetstream-config.js';
 
 /** CESQL filters with their paths, at any depth of all/any/not. */
@@ -46,19 +47,7 @@ function compileSink(env: Env, ctx: ResourceContext, sink: Subscription['spec'][
     ...(auth.bearer && {
       bearer: { token: sealRef(env, ctx, auth.bearer.secretRef, `${base}.bearer.secretRef`) },
     }),
-    ...(auth.oauth2 && {
-      oauth2: {
-        tokenUrl: auth.oauth2.tokenUrl,
-        clientId: auth.oauth2.clientId,
-        clientSecret: sealRef(
-          env,
-          ctx,
-          auth.oauth2.clientSecretRef,
-          `${base}.oauth2.clientSecretRef`,
-        ),
-        scopes: [...(auth.oauth2.scopes ?? [])],
-      },
-    }),
+    ...(auth.oauth2 && { oauth2: compileOAuth2(env, ctx, auth.oauth2) }),
   };
   return out;
 }

@@ -68,6 +68,30 @@ export interface CompiledConsumer {
   durable: string;
 }
 
+/** sink.auth.oauth2 as the dispatcher uses it (docs/delivery.md, Outbound authentication). */
+export interface CompiledOAuth2 {
+  tokenUrl: string;
+  clientId: string;
+  /** Absent (configs written before it existed) = basic. */
+  clientAuthentication?: 'basic' | 'post' | 'privateKeyJwt';
+  /** basic and post. */
+  clientSecret?: SealedSecret;
+  /** privateKeyJwt: the PEM key, sealed, and what goes into each assertion's header and `aud`. */
+  privateKey?: {
+    key: SealedSecret;
+    algorithm: 'RS256' | 'ES256';
+    keyId?: string;
+    /** base64url SHA-1 and SHA-256 thumbprints of the key's certificate. */
+    x5t?: string;
+    x5tS256?: string;
+    /** Default: tokenUrl. */
+    audience?: string;
+  };
+  scopes: string[];
+  /** Extra token-request form parameters; absent = none. */
+  parameters?: Record<string, string>;
+}
+
 export interface CompiledSubscription {
   format: typeof CONFIG_FORMAT;
   namespace: string;
@@ -81,7 +105,7 @@ export interface CompiledSubscription {
     auth?: {
       apiKey?: { header: string; value: SealedSecret };
       bearer?: { token: SealedSecret };
-      oauth2?: { tokenUrl: string; clientId: string; clientSecret: SealedSecret; scopes: string[] };
+      oauth2?: CompiledOAuth2;
     };
   };
   delivery: {

@@ -63,6 +63,52 @@ export const SIGNING_SECRETS_RULE: CelRule = {
   },
 };
 
+/**
+ * Token-request parameters Herald sets itself (RFC 6749 §4.4.2, §2.3.1; RFC 7523 §2.2): a
+ * `sink.auth.oauth2.parameters` entry may not replace them. Compared as written (parameter
+ * names are case-sensitive).
+ */
+export const OAUTH2_RESERVED_PARAMETERS = [
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'scope',
+  'client_assertion',
+  'client_assertion_type',
+] as const;
+
+/** On Subscription `spec.sink.auth.oauth2.parameters`. O(1): one key lookup per name. */
+export const OAUTH2_PARAMETERS_RULE: CelRule = {
+  rule: `!(${OAUTH2_RESERVED_PARAMETERS.map((n) => `'${n}' in self`).join(' || ')})`,
+  message: `must not set ${OAUTH2_RESERVED_PARAMETERS.join(', ')}: Herald sets those itself (list scopes under scopes)`,
+  holds: (self) =>
+    self === null ||
+    typeof self !== 'object' ||
+    !OAUTH2_RESERVED_PARAMETERS.some((n) => Object.hasOwn(self, n)),
+};
+
+const usesPrivateKeyJwt = (self: unknown): boolean =>
+  field(self, 'clientAuthentication') === 'privateKeyJwt';
+const PRIVATE_KEY_JWT =
+  "(has(self.clientAuthentication) && self.clientAuthentication == 'privateKeyJwt')";
+
+/** On Subscription `spec.sink.auth.oauth2`: a client secret for basic and post only. */
+export const OAUTH2_CLIENT_SECRET_RULE: CelRule = {
+  rule: `${PRIVATE_KEY_JWT} != has(self.clientSecretRef)`,
+  message:
+    'clientSecretRef is required with clientAuthentication basic (the default) or post, and not used with privateKeyJwt',
+  fieldPath: '.clientSecretRef',
+  holds: (self) => usesPrivateKeyJwt(self) !== (field(self, 'clientSecretRef') !== undefined),
+};
+
+/** On Subscription `spec.sink.auth.oauth2`: a private key for privateKeyJwt only. */
+export const OAUTH2_PRIVATE_KEY_RULE: CelRule = {
+  rule: `${PRIVATE_KEY_JWT} == has(self.privateKey)`,
+  message: 'privateKey is required with clientAuthentication privateKeyJwt, and not used otherwise',
+  fieldPath: '.privateKey',
+  holds: (self) => usesPrivateKeyJwt(self) === (field(self, 'privateKey') !== undefined),
+};
+
 const ZERO_DURATION = new RegExp(ZERO_DURATION_PATTERN);
 
 /**
@@ -81,6 +127,9 @@ const RULES: readonly CelRule[] = [
   DEAD_LETTER_SINK_RULE,
   SIGNING_SECRETS_RULE,
   NONZERO_DURATION_RULE,
+  OAUTH2_PARAMETERS_RULE,
+  OAUTH2_CLIENT_SECRET_RULE,
+  OAUTH2_PRIVATE_KEY_RULE,
 ];
 
 /** The CRD form of a rule (the twin stays in TypeScript). */

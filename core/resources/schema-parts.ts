@@ -105,6 +105,10 @@ export const DELIVERY_MODES = ['binary', 'structured'] as const;
 export const BACKOFF_KINDS = ['exponential', 'linear'] as const;
 export const ORDERINGS = ['none', 'ordered'] as const;
 export const VERIFICATIONS = ['none', 'handshake'] as const;
+/** How the dispatcher authenticates to an OAuth 2.0 token endpoint (sink.auth.oauth2). */
+export const OAUTH2_CLIENT_AUTHENTICATIONS = ['basic', 'post', 'privateKeyJwt'] as const;
+/** JWS algorithms of a privateKeyJwt client assertion. */
+export const OAUTH2_ASSERTION_ALGORITHMS = ['RS256', 'ES256'] as const;
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
 /** Upper bounds keep objects small and, where CEL runs, the API server's cost estimate low. */
@@ -116,6 +120,8 @@ export const Limits = {
   apiKeys: 8,
   /** Signing secrets of one Subscription (secretRef and secretRefs together). */
   signingSecrets: 5,
+  /** Extra token-request parameters of sink.auth.oauth2 (`audience`, `resource`, …). */
+  oauth2Parameters: 16,
   filters: 16,
   filterOperands: 8,
   urlLength: 2048,

@@ -217,6 +217,7 @@ export const DEFAULTED_FIELDS = {
   Producer: {},
   Subscription: {
     'spec.sink.verification': 'verification',
+    'spec.sink.auth.oauth2.clientAuthentication': 'oauth2ClientAuthentication',
     'spec.delivery.mode': 'deliveryMode',
     'spec.delivery.timeout': 'timeout',
     'spec.delivery.retry.maxAttempts': 'maxAttempts',

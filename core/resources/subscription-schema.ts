@@ -3,6 +3,9 @@
  */
 import {
   DEAD_LETTER_SINK_RULE,
+  OAUTH2_CLIENT_SECRET_RULE,
+  OAUTH2_PARAMETERS_RULE,
+  OAUTH2_PRIVATE_KEY_RULE,
   ORDERED_DELIVERY_RULE,
   SIGNING_SECRETS_RULE,
   toCelValidation,
@@ -12,6 +15,8 @@ import {
   DELIVERY_MODES,
   HEADER_NAME_PATTERN,
   Limits,
+  OAUTH2_ASSERTION_ALGORITHMS,
+  OAUTH2_CLIENT_AUTHENTICATIONS,
   ORDERINGS,
   START_FROM_PATTERN,
   VERIFICATIONS,
@@ -113,15 +118,63 @@ const sinkAuthSchema = objectSchema(
       {
         tokenUrl: urlSchema('Token endpoint URL.'),
         clientId: stringSchema('Client id.', { minLength: 1, maxLength: 1024 }),
-        clientSecretRef: secretKeyRefSchema('The Secret key holding the client secret.'),
+        clientAuthentication: enumSchema(
+          describeDefault(
+            'How the client authenticates to the token endpoint: basic = HTTP Basic (client_secret_basic), post = client_id and client_secret in the form (client_secret_post), privateKeyJwt = an RFC 7523 JWT signed with privateKey.',
+            Defaults.oauth2ClientAuthentication,
+          ),
+          OAUTH2_CLIENT_AUTHENTICATIONS,
+        ),
+        clientSecretRef: secretKeyRefSchema(
+          'The Secret key holding the client secret (basic and post).',
+        ),
+        privateKey: objectSchema(
+          'The key that signs the client assertion (privateKeyJwt).',
+          {
+            secretRef: secretKeyRefSchema(
+              'The Secret key holding the PEM private key: RSA (2048 bits or more) or EC P-256.',
+            ),
+            algorithm: enumSchema(
+              'JWS algorithm; by default RS256 for an RSA key, ES256 for an EC key.',
+              OAUTH2_ASSERTION_ALGORITHMS,
+            ),
+            keyId: stringSchema('Sent as the assertion’s kid header.', {
+              minLength: 1,
+              maxLength: 256,
+            }),
+            certificateRef: secretKeyRefSchema(
+              'The Secret key holding the PEM certificate of the key; its thumbprints are sent as x5t and x5t#S256 (Microsoft Entra ID needs them).',
+            ),
+            assertionAudience: urlSchema(
+              'The assertion’s aud claim. Default: the tokenUrl. Auth0 wants its issuer (https://<tenant>/).',
+            ),
+          },
+          { required: ['secretRef'] },
+        ),
         scopes: {
           type: 'array',
           description: 'Scopes to request.',
           maxItems: 32,
           items: stringSchema('A scope.', { minLength: 1, maxLength: 256 }),
         },
+        parameters: {
+          type: 'object',
+          description:
+            'Extra form parameters of the token request, e.g. audience (Auth0) or resource (RFC 8707, Entra ID v1); not those Herald sets itself.',
+          maxProperties: Limits.oauth2Parameters,
+          additionalProperties: stringSchema('The parameter’s value.', {
+            maxLength: Limits.urlLength,
+          }),
+          'x-kubernetes-validations': [toCelValidation(OAUTH2_PARAMETERS_RULE)],
+        },
       },
-      { required: ['tokenUrl', 'clientId', 'clientSecretRef'] },
+      {
+        required: ['tokenUrl', 'clientId'],
+        'x-kubernetes-validations': [
+          toCelValidation(OAUTH2_CLIENT_SECRET_RULE),
+          toCelValidation(OAUTH2_PRIVATE_KEY_RULE),
+        ],
+      },
     ),
   },
   { minProperties: 1, maxProperties: 1 },

@@ -81,7 +81,36 @@ export type Filter =
 export interface SinkAuth {
   apiKey?: { header: string; secretRef: SecretKeyRef };
   bearer?: { secretRef: SecretKeyRef };
-  oauth2?: { tokenUrl: string; clientId: string; clientSecretRef: SecretKeyRef; scopes?: string[] };
+  oauth2?: OAuth2ClientCredentials;
+}
+
+/** `sink.auth.oauth2`: the client-credentials grant (docs/delivery.md, Outbound authentication). */
+export interface OAuth2ClientCredentials {
+  tokenUrl: string;
+  clientId: string;
+  /**
+   * How the client authenticates to the token endpoint: `basic` (client_secret_basic, the
+   * default), `post` (client_secret_post) or `privateKeyJwt` (RFC 7523 client assertion).
+   */
+  clientAuthentication?: 'basic' | 'post' | 'privateKeyJwt';
+  /** basic and post only (and required there). */
+  clientSecretRef?: SecretKeyRef;
+  /** privateKeyJwt only (and required there). */
+  privateKey?: {
+    /** A PEM private key: RSA (2048 bits or more) or EC P-256. */
+    secretRef: SecretKeyRef;
+    /** Default: RS256 for an RSA key, ES256 for an EC key. */
+    algorithm?: 'RS256' | 'ES256';
+    /** Sent as the assertion's `kid` header. */
+    keyId?: string;
+    /** A PEM certificate of the key: its thumbprints are sent as `x5t` and `x5t#S256`. */
+    certificateRef?: SecretKeyRef;
+    /** The assertion's `aud`; default the tokenUrl (Auth0 wants its issuer instead). */
+    assertionAudience?: string;
+  };
+  scopes?: string[];
+  /** Extra form parameters of the token request, e.g. `audience`; not the ones Herald sets. */
+  parameters?: Record<string, string>;
 }
 
 export interface SubscriptionSpec {
@@ -158,4 +187,5 @@ export const Defaults = {
   autoPauseAfter: '24h',
   startFrom: 'new',
   verification: 'none',
+  oauth2ClientAuthentication: 'basic',
 } as const;

@@ -69,6 +69,27 @@ describe('handshake: judging the answer', () => {
       'pending',
       'ForbiddenAddress',
     ],
+    [
+      'no oauth2 token (not sent)',
+      {
+        kind: 'token-failure',
+        failure: AttemptFailure.Internal,
+        message:
+          'oauth2 token endpoint https://idp.example/token answered HTTP 401: invalid_client',
+      },
+      'pending',
+      'TokenUnavailable',
+    ],
+    [
+      'a token endpoint on a refused address',
+      {
+        kind: 'token-failure',
+        failure: AttemptFailure.ForbiddenAddress,
+        message: 'idp.example resolves to a loopback address',
+      },
+      'pending',
+      'ForbiddenAddress',
+    ],
   ];
   for (const [name, result, status, reason] of cases) {
     it(`${name}: ${status} (${reason})`, () => {

@@ -2,11 +2,13 @@
  * `sink.auth.oauth2` end to end: a real nats-server, the dispatcher, a local token endpoint
  * and a sink that checks the bearer token. One token serves many deliveries; an expired one is
  * replaced; a 401 from the sink costs one fresh token and one retry; a wrong client secret is
- * retried (and visible in the logs without the secret), not dead-lettered at once.
+ * retried (and visible in the logs without the secret), not dead-lettered at once. The
+ * client_secret_post and private_key_jwt variants and extra parameters, from the compiled config.
  */
 import { strict as assert } from 'node:assert';
+import { generateKeyPairSync } from 'node:crypto';
 import type { Msg } from '@nats-io/transport-node';
-import type { CompiledSubscription } from '../../core/config/model.js';
+import type { CompiledOAuth2, CompiledSubscription } from '../../core/config/model.js';
 import { sealSecret } from '../../core/config/seal.js';
 import { createSilentLogger, type Logger } from '../../core/logging.js';
 import { dlqSubjectFor } from '../../core/topology.js';
@@ -26,7 +28,12 @@ import {
   type Harness,
   type SinkResponder,
 } from './support.js';
-import { issueTokensTo, startTokenEndpoint, type TokenResponder } from './token-endpoint.js';
+import {
+  issueTokensForAssertions,
+  issueTokensTo,
+  startTokenEndpoint,
+  type TokenResponder,
+} from './token-endpoint.js';
 
 const CLIENT_ID = 'herald-dispatcher';
 const CLIENT_SECRET = 'Zx9-client+secret/ü';
@@ -61,6 +68,8 @@ describe('dispatcher oauth2 sink auth', () => {
       sink: SinkResponder;
       clientSecret?: string;
       scopes?: string[];
+      /** More of sink.auth.oauth2 (clientAuthentication, parameters, privateKey). */
+      oauth2?: Partial<CompiledOAuth2>;
       delivery?: NonNullable<Parameters<typeof buildSubscription>[3]>['delivery'];
       logger?: Logger;
     },
@@ -81,6 +90,7 @@ describe('dispatcher oauth2 sink auth', () => {
               clientId: CLIENT_ID,
               clientSecret: sealSecret(h.configKey, clientSecret),
               scopes: options.scopes ?? [],
+              ...options.oauth2,
             },
           },
         },
@@ -235,5 +245,65 @@ describe('dispatcher oauth2 sink auth', () => {
     const logged = JSON.stringify(lines);
     assert.ok(!logged.includes(wrongSecret) && !logged.includes(CLIENT_SECRET));
     assert.ok(!logged.includes('tok-1'), 'tokens are not logged either');
+  });
+
+  it('with clientAuthentication post and parameters, retries a wrong secret without logging it', async function () {
+    this.timeout(30_000);
+    const wrongSecret = 'wrong post-secret+do-not-log';
+    const { logger, lines } = createCapturingLogger();
+    const { ns, sub, endpoint, sink, deadLetter, withSecret } = await setUp('post', {
+      token: issueTokensTo(CLIENT_ID, CLIENT_SECRET, 'post'),
+      sink: acceptTokens('tok-1'),
+      clientSecret: wrongSecret,
+      oauth2: { clientAuthentication: 'post', parameters: { audience: 'https://orders.example/' } },
+      delivery: { retry: { maxAttempts: 2 } },
+      logger,
+    });
+    await publishEvent(h.js, ns, { id: 'evt-refused' });
+    const dl = (await deadLetter).json<Record<string, unknown>>();
+    assert.equal(dl.heralderrorcode, 'attempts_exhausted');
+    assert.match(String(dl.heralderrorreason), /answered HTTP 401: invalid_client/);
+    assert.equal(sink.requests.length, 0, 'nothing is sent without a token');
+    const [refused] = endpoint.requests;
+    assert.equal(refused?.authMethod, 'post');
+    assert.equal(refused?.headers.authorization, undefined);
+    assert.equal(refused?.form.get('audience'), 'https://orders.example/');
+
+    await writeSubscriptions(h.kv, [{ ...withSecret(CLIENT_SECRET), generation: 2 }]);
+    const seq = await publishEvent(h.js, ns, { id: 'evt-fixed' });
+    const [req] = await sink.waitForRequests(1);
+    assert.equal(req?.headers.authorization, 'Bearer tok-1');
+    await waitForSettled(h.jsm, sub, seq);
+    const shown = JSON.stringify([lines, dl]);
+    for (const secret of [wrongSecret, CLIENT_SECRET, 'wrong+post-secret%2Bdo-not-log']) {
+      assert.ok(!shown.includes(secret), `${secret} is not logged or dead-lettered`);
+    }
+    assert.ok(!shown.includes('tok-1'), 'nor is the token');
+  });
+
+  it('with clientAuthentication privateKeyJwt, gets tokens with a key from the config', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const { logger, lines } = createCapturingLogger();
+    const { ns, sub, endpoint, sink } = await setUp('private-key-jwt', {
+      token: issueTokensForAssertions({ clientId: CLIENT_ID, publicKey }),
+      sink: acceptTokens('tok-1'),
+      oauth2: {
+        clientAuthentication: 'privateKeyJwt',
+        clientSecret: undefined,
+        privateKey: { key: sealSecret(h.configKey, pem), algorithm: 'ES256', keyId: 'k1' },
+      },
+      logger,
+    });
+    const last = await publishMany(ns, 3);
+    const requests = await sink.waitForRequests(3);
+    await waitForSettled(h.jsm, sub, last);
+    assert.equal(endpoint.requests.length, 1, 'one token for the three deliveries');
+    assert.equal(endpoint.requests[0]?.authMethod, 'none', 'no secret, only the assertion');
+    assert.deepEqual(
+      requests.map((r) => r.headers.authorization),
+      ['Bearer tok-1', 'Bearer tok-1', 'Bearer tok-1'],
+    );
+    assert.ok(!JSON.stringify(lines).includes('PRIVATE KEY'));
   });
 });

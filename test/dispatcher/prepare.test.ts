@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import type { CloudEvent } from '../../core/cloudevents/types.js';
+import type { CompiledOAuth2, CompiledSubscription } from '../../core/config/model.js';
 import { sealSecret } from '../../core/config/seal.js';
 import {
   NotDeliverableReason,
@@ -16,6 +17,23 @@ const event: CloudEvent = {
   attributes: { specversion: '1.0', id: '1', source: '/s', type: 't' },
   data: undefined,
 };
+
+/** A subscription with sink.auth.oauth2 (basic, a client secret) changed by `extra`. */
+const withOAuth2 = (extra: Partial<CompiledOAuth2>): CompiledSubscription => ({
+  ...base(),
+  sink: {
+    ...base().sink,
+    auth: {
+      oauth2: {
+        tokenUrl: 'https://idp.example/token',
+        clientId: 'c',
+        clientSecret: sealSecret(key, 's'),
+        scopes: [],
+        ...extra,
+      },
+    },
+  },
+});
 
 describe('prepareSubscription', () => {
   it('unseals sink auth into headers and keeps the user-agent', () => {
@@ -113,6 +131,30 @@ describe('prepareSubscription', () => {
       reason: NotDeliverableReason.SecretUnavailable,
     },
     {
+      name: 'an oauth2 parameter that would replace one Herald sets',
+      sub: () => withOAuth2({ parameters: { audience: 'api', grant_type: 'password' } }),
+      reason: NotDeliverableReason.InvalidSink,
+    },
+    {
+      name: 'an oauth2 private key that is not a PEM key',
+      sub: () =>
+        withOAuth2({
+          clientAuthentication: 'privateKeyJwt',
+          privateKey: { key: sealSecret(key, 'not*a*key'), algorithm: 'RS256' },
+        }),
+      reason: NotDeliverableReason.InvalidSecret,
+    },
+    {
+      name: 'oauth2 privateKeyJwt without a private key',
+      sub: () => withOAuth2({ clientAuthentication: 'privateKeyJwt' }),
+      reason: NotDeliverableReason.InvalidSink,
+    },
+    {
+      name: 'an oauth2 client authentication this version does not know',
+      sub: () => withOAuth2({ clientAuthentication: 'tls_client_auth' as unknown as 'basic' }),
+      reason: NotDeliverableReason.UnsupportedFeature,
+    },
+    {
       name: 'a secret sealed with another key',
       sub: () => ({
         ...base(),
@@ -169,7 +211,8 @@ describe('prepareSubscription', () => {
           err instanceof SubscriptionNotDeliverableError &&
           err.code === c.reason &&
           !err.message.includes('X-Evil') &&
-          !err.message.includes('not*base64'),
+          !err.message.includes('not*base64') &&
+          !err.message.includes('not*a*key'),
       );
     });
   }

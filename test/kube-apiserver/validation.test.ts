@@ -138,6 +138,40 @@ describe('kube-apiserver fake: schema validation from crds/', () => {
     assert.equal(fine.metadata.generation, 1);
   });
 
+  it('evaluates the sink.auth.oauth2 rules: reserved parameters, secret or private key', async () => {
+    const oauth2 = {
+      tokenUrl: 'https://idp.example/oauth/token',
+      clientId: 'herald',
+      clientSecretRef: { name: 'idp', key: 'secret' },
+    };
+    const withOAuth2 = (name: string, extra: Record<string, unknown>) =>
+      create('Subscription', 'subscriptions', name, {
+        eventTypes: ['order-created'],
+        sink: { ...sink, auth: { oauth2: { ...oauth2, ...extra } } },
+      });
+    const reserved = await expectInvalid(
+      withOAuth2('reserved', { parameters: { audience: 'api', grant_type: 'password' } }),
+    );
+    assert.match(
+      reserved.get('spec.sink.auth.oauth2.parameters') ?? '',
+      /^Invalid value: "object": must not set grant_type, client_id, client_secret, scope, client_assertion, client_assertion_type: Herald sets those itself/,
+    );
+    const noKey = await expectInvalid(
+      withOAuth2('no-key', { clientAuthentication: 'privateKeyJwt' }),
+    );
+    assert.deepEqual([...noKey.keys()].sort(), [
+      'spec.sink.auth.oauth2.clientSecretRef',
+      'spec.sink.auth.oauth2.privateKey',
+    ]);
+    const fine = await withOAuth2('jwt', {
+      clientAuthentication: 'privateKeyJwt',
+      clientSecretRef: undefined,
+      privateKey: { secretRef: { name: 'idp', key: 'tls.key' }, keyId: 'k1' },
+      parameters: { audience: 'https://api.example/', resource: 'urn:orders' },
+    });
+    assert.equal(fine.metadata.generation, 1);
+  });
+
   it('refuses a zero duration where 0s means nothing, naming the field, and accepts it elsewhere', async () => {
     const zeroTimeout = await expectStatus(
       create('Subscription', 'subscriptions', 'zero-timeout', {
