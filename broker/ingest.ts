@@ -249,8 +249,9 @@ export class IngestPipeline {
 
   /**
    * Checks `data` against the type's `dataContentType` and then its schema; 422 listing every
-   * violation. A JSON `dataContentType` takes data in any JSON media type (the codec parsed
-   * it); any other must be named by the event's `datacontenttype` (parameters ignored).
+   * violation. A JSON `dataContentType` takes data the codec parsed as JSON or labelled with
+   * any JSON media type (in any charset, or as data_base64: the schema, if any, then needs it
+   * parsed); any other must be named by the event's `datacontenttype` (parameters ignored).
    */
   validate(et: CompiledEventType, event: CloudEvent): void {
     const data = event.data;
@@ -258,7 +259,8 @@ export class IngestPipeline {
       const expected = readMediaTypeEssence(et.dataContentType);
       const actual = event.attributes.datacontenttype;
       const matches = isJsonEssence(expected)
-        ? data.kind === 'json'
+        ? data.kind === 'json' ||
+          (typeof actual === 'string' && isJsonEssence(readMediaTypeEssence(actual)))
         : typeof actual === 'string' && readMediaTypeEssence(actual) === expected;
       if (!matches) {
         const named = typeof actual === 'string' ? readMediaTypeEssence(actual) : 'not set';

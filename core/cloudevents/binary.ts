@@ -3,7 +3,7 @@
  * in `Content-Type`, the data as the body.
  */
 import { assertJsonDepth } from './json-depth.js';
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import {
   checkAttribute,
   checkAttributeValue,
@@ -14,14 +14,19 @@ import {
   isCoreAttributeName,
 } from './attributes.js';
 import {
-  hasUtf8Charset,
+  decodeCharsetJson,
+  decodeUtf8Json,
+  findCharsetDecoder,
+  readCharsetLabel,
+  type CharsetDecoder,
+} from './charset.js';
+import {
   isJsonEssence,
   isMediaType,
   readMediaTypeEssence,
   readMediaTypeParameter,
 } from './media-type.js';
 import { decodeHeaderValue, encodeHeaderValue, isPlainHeaderValue } from './percent-encoding.js';
-import { decodeUtf8Body } from './structured.js';
 import {
   CodecError,
   CodecErrorCode,
@@ -87,30 +92,50 @@ function toPlainBytes(body: Uint8Array): Uint8Array {
     : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
 }
 
+function parseJsonData(text: string, essence: string): EventData & { kind: 'json' } {
+  assertJsonDepth(text, 'data (the body)', 'data');
+  try {
+    return { kind: 'json', value: JSON.parse(text), text: text.trim() };
+  } catch (cause) {
+    throw new CodecError(
+      CodecErrorCode.Malformed,
+      `data (the body) is not valid JSON, though Content-Type "${essence}" says it is`,
+      { attribute: 'data', cause },
+    );
+  }
+}
+
+/**
+ * JSON data in another charset is read in it (for the schema check) but kept as the bytes
+ * sent, as text in another charset is: stored as UTF-8 JSON it would no longer be what its
+ * datacontenttype says. Bytes that read the same as UTF-8 (ASCII in an ASCII-compatible
+ * charset, the usual case) stay JSON data.
+ */
+function decodeCharsetJsonData(
+  body: Uint8Array,
+  label: string,
+  decoder: CharsetDecoder,
+  essence: string,
+): EventData {
+  const text = decodeCharsetJson(body, decoder, label, 'JSON data', 'data');
+  const json = parseJsonData(text, essence);
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (isAscii(bytes) && text === bytes.toString('latin1')) return json;
+  return { kind: 'binary', value: toPlainBytes(body), json: { value: json.value } };
+}
+
 function decodeBody(contentType: string | undefined, body: Uint8Array): EventData | undefined {
   if (body.byteLength === 0) return undefined;
   // No Content-Type: opaque bytes (RFC 9110 §8.3 lets a recipient assume octet-stream).
   if (contentType === undefined) return { kind: 'binary', value: toPlainBytes(body) };
   const essence = readMediaTypeEssence(contentType);
   if (isJsonEssence(essence)) {
-    if (!hasUtf8Charset(contentType)) {
-      throw new CodecError(
-        CodecErrorCode.UnsupportedMediaType,
-        'JSON data must be UTF-8 (RFC 8259): charset must be utf-8 or absent',
-        { attribute: 'datacontenttype' },
-      );
+    const label = readCharsetLabel(contentType);
+    const decoder = label === undefined ? undefined : findCharsetDecoder(label, 'datacontenttype');
+    if (label !== undefined && decoder !== undefined) {
+      return decodeCharsetJsonData(body, label, decoder, essence);
     }
-    const text = decodeUtf8Body(body, 'JSON data');
-    assertJsonDepth(text, 'data (the body)', 'data');
-    try {
-      return { kind: 'json', value: JSON.parse(text), text: text.trim() };
-    } catch (cause) {
-      throw new CodecError(
-        CodecErrorCode.Malformed,
-        `data (the body) is not valid JSON, though Content-Type "${essence}" says it is`,
-        { attribute: 'data', cause },
-      );
-    }
+    return parseJsonData(decodeUtf8Json(body, 'JSON data', 'data'), essence);
   }
   // Text in another charset, or not really UTF-8, is kept as bytes so nothing is lost.
   if (essence.startsWith('text/') && isUtf8Text(contentType, body)) {

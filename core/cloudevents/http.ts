@@ -1,7 +1,7 @@
 /**
  * Picks the HTTP content mode of a request (HTTP binding §3) and decodes it.
  *
- * - `application/cloudevents+json` (any parameters; charset, if given, must be UTF-8) → structured
+ * - `application/cloudevents+json` (any parameters, any charset: charset.ts) → structured
  * - `application/cloudevents-batch+json` (same) → batch
  * - `application/cloudevents+protobuf` → structured, `application/cloudevents-batch+protobuf` →
  *   batch (the Protobuf format, protobuf.ts)
@@ -14,7 +14,13 @@
  *   included); 415 with a hint is more useful than guessing it is a structured event.
  */
 import { decodeBinary } from './binary.js';
-import { hasUtf8Charset, isMediaType, readMediaTypeEssence } from './media-type.js';
+import {
+  decodeCharsetJson,
+  decodeUtf8Json,
+  findCharsetDecoder,
+  readCharsetLabel,
+} from './charset.js';
+import { isMediaType, readMediaTypeEssence } from './media-type.js';
 import { decodeProtobuf, decodeProtobufBatch } from './protobuf.js';
 import { decodeBatch, decodeStructured, encodeStructured } from './structured.js';
 import {
@@ -32,19 +38,23 @@ const CLOUDEVENTS_PREFIX = 'application/cloudevents';
 /** What structured responses and deliveries are sent as (lower-case charset, as the SDKs use). */
 export const STRUCTURED_CONTENT_TYPE = `${MediaType.Structured}; charset=utf-8`;
 
-function checkFormatContentType(contentType: string): void {
+/**
+ * The body of a JSON-format request, as text when its charset is not UTF-8; UTF-8 bytes are
+ * left to the format decoder, whose fast path reads them.
+ */
+function readFormatBody(contentType: string, body: Uint8Array): Uint8Array | string {
   if (!isMediaType(contentType)) {
     throw new CodecError(
       CodecErrorCode.UnsupportedMediaType,
       'Content-Type is not a valid media type',
     );
   }
-  if (!hasUtf8Charset(contentType)) {
-    throw new CodecError(
-      CodecErrorCode.UnsupportedMediaType,
-      'the JSON event format is UTF-8: charset must be utf-8 or absent',
-    );
-  }
+  const label = readCharsetLabel(contentType);
+  if (label === undefined) return body;
+  const decoder = findCharsetDecoder(label);
+  return decoder === undefined
+    ? decodeUtf8Json(body, 'body')
+    : decodeCharsetJson(body, decoder, label, 'body');
 }
 
 /** Echoes the client's media type only when it is short and well-formed. */
@@ -74,12 +84,14 @@ export function decodeHttpRequest(headers: IncomingHeaders, body: Uint8Array): D
     const essence = readMediaTypeEssence(contentType);
     if (essence.startsWith(CLOUDEVENTS_PREFIX)) {
       if (essence === MediaType.Structured) {
-        checkFormatContentType(contentType);
-        return { mode: HttpContentMode.Structured, events: [decodeStructured(body)] };
+        const text = readFormatBody(contentType, body);
+        return { mode: HttpContentMode.Structured, events: [decodeStructured(text)] };
       }
       if (essence === MediaType.Batch) {
-        checkFormatContentType(contentType);
-        return { mode: HttpContentMode.Batch, events: decodeBatch(body) };
+        return {
+          mode: HttpContentMode.Batch,
+          events: decodeBatch(readFormatBody(contentType, body)),
+        };
       }
       if (essence === MediaType.Protobuf || essence === MediaType.ProtobufBatch) {
         if (!isMediaType(contentType)) {

@@ -47,10 +47,3 @@ export function readMediaTypeParameter(value: string, name: string): string | un
 export function isJsonEssence(essence: string): boolean {
   return essence.endsWith('/json') || essence.endsWith('+json');
 }
-
-/** True when the charset parameter is absent or UTF-8 (compared case-insensitively). */
-export function hasUtf8Charset(value: string): boolean {
-  if (value.indexOf(';') === -1) return true;
-  const charset = readMediaTypeParameter(value, 'charset');
-  return charset === undefined || charset.toLowerCase() === 'utf-8';
-}

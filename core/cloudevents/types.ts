@@ -15,8 +15,10 @@ export type EventData =
   /**
    * Opaque bytes (e.g. application/octet-stream, data_base64, protobuf binary_data).
    * `typeUrl`: the protobuf `Any` type URL when the bytes arrived as protobuf `proto_data`.
+   * `json`: what JSON bytes in a charset other than UTF-8 say (binary mode), for the schema
+   * check; the bytes are what is stored and sent on.
    */
-  | { kind: 'binary'; value: Uint8Array; typeUrl?: string };
+  | { kind: 'binary'; value: Uint8Array; typeUrl?: string; json?: { value: unknown } };
 
 export interface CloudEvent {
   /** Every context attribute, required, optional and extension, by lower-case name. Never `data`. */

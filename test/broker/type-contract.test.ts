@@ -183,6 +183,18 @@ describe('broker: the EventType contract (dataContentType, deprecated)', functio
       );
     });
 
+    it('takes JSON sent as data_base64 under a JSON datacontenttype for a type without a schema', async () => {
+      const res = await post(
+        STRUCTURED,
+        structured({
+          type: ORDER_SHIPPED.type,
+          datacontenttype: 'application/json',
+          data_base64: Buffer.from('{"carrier":"ups"}').toString('base64'),
+        }),
+      );
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+    });
+
     it('refuses a whole batch when one event carries the wrong media type', async () => {
       const good = {
         specversion: '1.0',

@@ -140,7 +140,7 @@ describe('HTTP binary mode (decodeBinary / encodeBinary)', () => {
       }
     });
 
-    it('refuses a JSON body that is not JSON, or not UTF-8', () => {
+    it('refuses a JSON body that is not JSON, not UTF-8, or in an unknown charset', () => {
       assertCodecError(
         () => decodeBinary({ ...HEADERS, 'content-type': 'application/json' }, bytes('{"a":')),
         CodecErrorCode.Malformed,
@@ -157,10 +157,11 @@ describe('HTTP binary mode (decodeBinary / encodeBinary)', () => {
       assertCodecError(
         () =>
           decodeBinary(
-            { ...HEADERS, 'content-type': 'application/json; charset=utf-16' },
+            { ...HEADERS, 'content-type': 'application/json; charset=utf-17' },
             bytes('1'),
           ),
         CodecErrorCode.UnsupportedMediaType,
+        'datacontenttype',
       );
     });
 

@@ -81,8 +81,11 @@ describe('HTTP content mode selection (decodeHttpRequest)', () => {
   });
 
   const unsupported: Array<[string, Record<string, string>]> = [
-    ['another charset', { 'content-type': 'application/cloudevents+json; charset=iso-8859-1' }],
-    ['a UTF-16 batch', { 'content-type': 'application/cloudevents-batch+json; charset=utf-16' }],
+    ['an unknown charset', { 'content-type': 'application/cloudevents+json; charset=x-mac-fr' }],
+    [
+      'a batch in iso-2022-kr',
+      { 'content-type': 'application/cloudevents-batch+json; charset=iso-2022-kr' },
+    ],
     ['the avro format', { 'content-type': 'application/cloudevents+avro', ...binaryHeaders }],
     ['a malformed protobuf type', { 'content-type': 'application/cloudevents+protobuf; x' }],
     ['a malformed structured type', { 'content-type': 'application/cloudevents+json; charset' }],
