@@ -17,6 +17,11 @@ import type { CompiledEventType } from '../core/config/model.js';
 import type { Logger } from '../core/logging.js';
 import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-options.js';
 import { followConnection } from '../core/nats-connection-status.js';
+import {
+  registerReplicaGauge,
+  ReplicaMembership,
+  ReplicaRole,
+} from '../core/replica-membership.js';
 import { createClientErrorListener } from './client-errors.js';
 import { createProducerAuthenticator, type AuthSettings } from './auth/authenticator.js';
 import { readHttpCredentials } from './auth/credentials.js';
@@ -73,6 +78,11 @@ export interface BrokerOptions {
   configKey?: Buffer;
   /** Signature tolerance, JWT clock tolerance, JWKS caching (broker/auth/authenticator.ts). */
   auth?: Partial<AuthSettings>;
+  /**
+   * How long a replica's announcement in KV `herald-replicas` lives (a crashed replica keeps
+   * its share this long); used only when this broker creates the bucket. Default 15 s.
+   */
+  replicaTtlMs?: number;
 }
 
 export interface RunningBroker {
@@ -84,6 +94,8 @@ export interface RunningBroker {
   config: ConfigCache;
   /** The broker's NATS connection (for diagnostics: stop() drains it). */
   nats: NatsConnection;
+  /** The live broker replicas the rate limits are divided by. */
+  membership: ReplicaMembership;
   /** Readiness false, stop accepting, finish in-flight requests, drain NATS. Idempotent. */
   stop(): Promise<void>;
 }
@@ -97,6 +109,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let natsConnected = false;
   let watch: ConfigWatch | undefined;
   let pipeline: IngestPipeline | undefined;
+  let membership: ReplicaMembership | undefined;
   let stopping = false;
 
   const getReadiness = (): Readiness => {
@@ -190,6 +203,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       if (change.value !== undefined) validators.prepare(change.value as CompiledEventType);
       validators.retainOnly(cache.eventTypes.values());
     });
+    membership = new ReplicaMembership({
+      js,
+      role: ReplicaRole.Broker,
+      logger,
+      ...(options.replicaTtlMs !== undefined && { ttlMs: options.replicaTtlMs }),
+    });
+    registerReplicaGauge(metrics.registry, membership);
+    // Not awaited: traffic never waits for the membership (alone, a replica applies it whole).
+    void membership.start();
     const authenticator = await createProducerAuthenticator({
       js,
       cache,
@@ -203,7 +225,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       validators,
       metrics,
       isConnected: () => natsConnected,
-      rateLimiter: createRateLimiter(cache, options.rateLimitClock),
+      rateLimiter: createRateLimiter(cache, membership, options.rateLimitClock),
       authenticator,
     });
     const ingest = pipeline;
@@ -215,6 +237,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     });
   } catch (err) {
     watch?.stop();
+    await membership?.stop();
     await nc?.close().catch(() => {});
     await Promise.all([closeServer(server, 0), grpc?.stop(0)]);
     throw err;
@@ -230,6 +253,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
     await Promise.all([closeServer(server, graceMs), grpc?.stop(graceMs)]);
     watch?.stop();
+    // Deleting the key hands this replica's share to the others at once.
+    await membership?.stop();
     if (nc && !nc.isClosed()) await nc.drain().catch(() => {});
     logger.info('broker stopped');
   };
@@ -238,6 +263,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     grpcPort: grpc?.port,
     config: watch.cache,
     nats: nc,
+    membership,
     stop: () => (stopped ??= stop()),
   };
 }
@@ -263,9 +289,18 @@ function resolveHttpLimits(options: BrokerOptions): HttpLimits {
   };
 }
 
-/** Token buckets per producer; a producer leaving the config takes its bucket along. */
-function createRateLimiter(cache: ConfigCache, clock: Clock | undefined): ProducerRateLimiter {
+/**
+ * Token buckets per producer, divided among the live replicas; a producer leaving the config
+ * takes its bucket along.
+ */
+function createRateLimiter(
+  cache: ConfigCache,
+  membership: ReplicaMembership,
+  clock: Clock | undefined,
+): ProducerRateLimiter {
   const limiter = new ProducerRateLimiter(clock === undefined ? {} : { now: clock });
+  limiter.setReplicaCount(membership.count);
+  membership.on('change', (count) => limiter.setReplicaCount(count));
   cache.on('change', (change) => {
     if (change.prefix === ConfigKeyPrefix.Producer && change.value === undefined) {
       limiter.forget(change.namespace, change.name);

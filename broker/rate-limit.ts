@@ -1,8 +1,12 @@
 /**
- * Per-producer token buckets (DESIGN.md §5). Each broker replica keeps its own buckets in
- * memory: with N replicas behind a load balancer a producer may reach up to N times its
- * configured rate. A bucket holds `burst` tokens, refills at `eventsPerSecond`, and every
- * event costs one token (a batch costs one per event).
+ * Per-producer token buckets (DESIGN.md §5). A bucket holds `burst` tokens, refills at
+ * `eventsPerSecond`, and every event costs one token (a batch costs one per event).
+ *
+ * The buckets live in memory, but with N live broker replicas (core/replica-membership.ts)
+ * each holds 1/N of the rate and of the burst, so the producer's total stays near its limit
+ * when the balancer spreads its requests evenly. A full share admits any batch up to the
+ * whole burst (the bucket then owes tokens, repaid at the share's rate): a batch the limit
+ * allows is never refused for good just because the burst was divided.
  */
 import type { CompiledProducer } from '../core/config/model.js';
 import { ProblemError, ProblemKind } from './problems.js';
@@ -19,10 +23,16 @@ export interface RateLimiterOptions {
 }
 
 interface Bucket {
+  /** Below 0 after a batch larger than the share: owed tokens. */
   tokens: number;
   updatedMs: number;
+  /** As configured (the producer's whole limit). */
   eventsPerSecond: number;
   burst: number;
+  /** This replica's share: eventsPerSecond / replicas, burst / replicas. */
+  shareRate: number;
+  shareBurst: number;
+  replicas: number;
 }
 
 /** `take` answers this when the cost can never fit: a batch larger than the burst. */
@@ -35,10 +45,21 @@ export class ProducerRateLimiter {
   private readonly byKey = new Map<string, Bucket>();
   /** The same buckets by config entry: the hot path's lookup, with no key string to build. */
   private readonly byEntry = new WeakMap<CompiledProducer, Bucket>();
+  private replicas = 1;
 
   constructor(options: RateLimiterOptions = {}) {
     this.now = options.now ?? (() => performance.now());
     this.maxBuckets = options.maxBuckets ?? DEFAULT_MAX_BUCKETS;
+  }
+
+  /** Live broker replicas sharing each limit (1 = this one applies it whole). */
+  get replicaCount(): number {
+    return this.replicas;
+  }
+
+  /** Re-divides every limit; each bucket takes its new share on its next event. */
+  setReplicaCount(count: number): void {
+    this.replicas = Math.max(1, Math.floor(count));
   }
 
   /** Number of buckets held. */
@@ -55,19 +76,32 @@ export class ProducerRateLimiter {
     const limit = producer.rateLimit;
     if (limit === undefined || cost <= 0) return 0;
     const bucket = this.byEntry.get(producer) ?? this.findBucket(producer, limit);
+    if (cost > bucket.burst) return NEVER;
+    // The new share counts for the whole time since the last event: a replica that just left
+    // is not waited off.
+    if (bucket.replicas !== this.replicas) this.reshare(bucket);
     const now = this.now();
     const elapsedMs = now - bucket.updatedMs;
     if (elapsedMs > 0) {
-      const refilled = bucket.tokens + (elapsedMs * bucket.eventsPerSecond) / 1000;
-      bucket.tokens = refilled < bucket.burst ? refilled : bucket.burst;
+      const refilled = bucket.tokens + (elapsedMs * bucket.shareRate) / 1000;
+      bucket.tokens = refilled < bucket.shareBurst ? refilled : bucket.shareBurst;
       bucket.updatedMs = now;
     }
-    if (bucket.tokens >= cost) {
+    // Alone, need = cost (cost ≤ burst = shareBurst): exactly the plain token bucket.
+    const need = cost < bucket.shareBurst ? cost : bucket.shareBurst;
+    if (bucket.tokens >= need) {
       bucket.tokens -= cost;
       return 0;
     }
-    if (cost > bucket.burst) return NEVER;
-    return Math.max(1, Math.ceil((cost - bucket.tokens) / bucket.eventsPerSecond));
+    return Math.max(1, Math.ceil((need - bucket.tokens) / bucket.shareRate));
+  }
+
+  /** A new replica count: the share changes; tokens earned so far are kept, up to it. */
+  private reshare(bucket: Bucket): void {
+    bucket.replicas = this.replicas;
+    bucket.shareRate = bucket.eventsPerSecond / this.replicas;
+    bucket.shareBurst = bucket.burst / this.replicas;
+    if (bucket.tokens > bucket.shareBurst) bucket.tokens = bucket.shareBurst;
   }
 
   /** Drops the bucket of a producer that left the config. */
@@ -89,10 +123,13 @@ export class ProducerRateLimiter {
       bucket.burst !== burst
     ) {
       bucket = {
-        tokens: burst,
+        tokens: burst / this.replicas,
         updatedMs: this.now(),
         eventsPerSecond: limit.eventsPerSecond,
         burst,
+        shareRate: limit.eventsPerSecond / this.replicas,
+        shareBurst: burst / this.replicas,
+        replicas: this.replicas,
       };
       this.byKey.set(key, bucket);
       if (this.byKey.size > this.maxBuckets) {

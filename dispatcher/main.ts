@@ -13,6 +13,11 @@ import { buildNatsConnectOptions, type NatsAuth } from '../core/nats-connect-opt
 import { sendQueuedWrites } from '../core/nats-write-batch.js';
 import { followConnection } from '../core/nats-connection-status.js';
 import {
+  registerReplicaGauge,
+  ReplicaMembership,
+  ReplicaRole,
+} from '../core/replica-membership.js';
+import {
   createDeliveryState,
   openDeliveryStateBucket,
   toTime,
@@ -75,6 +80,12 @@ export interface DispatcherOptions {
   onVerification?: (id: string, state: VerificationState) => void;
   /** Backoff between unanswered validation requests; default 1 s doubling to 2 min. */
   handshakeRetry?: { initialMs: number; maxMs: number };
+  /**
+   * How long a replica's announcement in KV `herald-replicas` lives (a crashed replica keeps
+   * its share of the rate limits this long); used only when this dispatcher creates the
+   * bucket. Default 15 s.
+   */
+  replicaTtlMs?: number;
 }
 
 export interface RunningDispatcher {
@@ -88,6 +99,8 @@ export interface RunningDispatcher {
   verificationOf(id: string): VerificationState | undefined;
   /** Connected to NATS now (false while nats.js reconnects): the CLI's /readyz. */
   isConnected(): boolean;
+  /** The live dispatcher replicas the delivery rate limits are divided by. */
+  readonly membership: ReplicaMembership;
 }
 
 export async function startDispatcher(options: DispatcherOptions): Promise<RunningDispatcher> {
@@ -112,6 +125,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
   // From the start: status events are not replayed, and starting can take a while.
   let natsConnected = true;
   void followConnection(nc, logger, (connected) => (natsConnected = connected));
+  let membership: ReplicaMembership | undefined;
   try {
     const js = jetstream(nc);
     const kv = await openConfigBucket(js);
@@ -160,6 +174,17 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       ...(options.handshakeRetry && { retry: options.handshakeRetry }),
     });
     const rateLimit = new RateLimitHook({ capOf: (sub) => handshake.grantedRateOf(sub) });
+    const replicas = new ReplicaMembership({
+      js,
+      role: ReplicaRole.Dispatcher,
+      logger,
+      ...(options.replicaTtlMs !== undefined && { ttlMs: options.replicaTtlMs }),
+    });
+    membership = replicas;
+    replicas.on('change', (count) => rateLimit.setReplicaCount(count));
+    registerReplicaGauge(metrics.registry, replicas);
+    // Not awaited: deliveries never wait for it (alone, a replica applies the whole rate).
+    void replicas.start();
     const hooks: DeliveryHooks[] = [handshake, rateLimit];
     if (attemptsLog) hooks.push(attemptsLog);
     // Endpoint health: records outcomes in KV, pauses on 410 and after autoPauseAfter of
@@ -237,10 +262,13 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       allowPrivateSinks,
       isConnected: () => natsConnected && !nc.isClosed(),
       verificationOf: (id) => handshake.verificationOf(id),
+      membership: replicas,
       stop() {
         stopped ??= (async () => {
           watch.cache.off('change', onChange);
           watch.stop();
+          // Deleting the key hands this replica's share to the others at once.
+          await replicas.stop();
           await Promise.all([supervisor.stop(), deadLetterLoops.stop()]);
           sendQueuedWrites(); // the last acks and records go out before anything closes
           await health.close();
@@ -257,6 +285,7 @@ export async function startDispatcher(options: DispatcherOptions): Promise<Runni
       },
     };
   } catch (err) {
+    await membership?.stop(0);
     await nc.close().catch(() => undefined);
     throw err;
   }

@@ -10,9 +10,10 @@
  * second is what Convoy's limiter allows too, and it keeps the achieved rate close to the
  * configured one when timers fire late on a busy machine (a bucket of 1 would lose that time).
  *
- * Per replica: each dispatcher keeps its own buckets, so N replicas may reach N × the rate.
- * (docs/delivery.md says so.) Waiting attempts queue in FIFO order behind one timer per bucket,
- * never one per message.
+ * Shared by the replicas: with N live dispatchers (core/replica-membership.ts) each bucket runs
+ * at rate / N with the burst of that rate, since JetStream spreads a backlog over every replica
+ * pulling it (docs/delivery.md "Rate limit"). Waiting attempts queue in FIFO order behind one
+ * timer per bucket, never one per message.
  */
 import type { DeliveryHooks } from './delivery-hooks.js';
 import type { PreparedSubscription } from './prepare.js';
@@ -192,6 +193,7 @@ export function effectiveRateOf(
 export class RateLimitHook implements DeliveryHooks {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clock: LimiterClock;
+  private replicas = 1;
 
   constructor(private readonly options: RateLimitHookOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -205,8 +207,25 @@ export class RateLimitHook implements DeliveryHooks {
     );
   }
 
+  /** Live dispatchers sharing each rate (1 = this one applies it whole). */
+  get replicaCount(): number {
+    return this.replicas;
+  }
+
+  /** Re-divides every rate, for the attempts waiting now too. */
+  setReplicaCount(count: number): void {
+    const next = Math.max(1, Math.floor(count));
+    if (next === this.replicas) return;
+    const previous = this.replicas;
+    this.replicas = next;
+    for (const bucket of this.buckets.values()) {
+      bucket.setRate((bucket.eventsPerSecond * previous) / next);
+    }
+  }
+
   beforeAttempt(sub: PreparedSubscription, signal: AbortSignal): Promise<void> | undefined {
-    const rate = this.rateOf(sub);
+    const whole = this.rateOf(sub);
+    const rate = whole === undefined ? undefined : whole / this.replicas;
     let bucket = this.buckets.get(sub.id);
     if (rate === undefined || !(rate > 0)) {
       if (bucket) {

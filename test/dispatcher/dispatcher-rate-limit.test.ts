@@ -18,6 +18,7 @@ import {
   type Harness,
   type TestSink,
 } from './support.js';
+import { countReaches } from '../support/replica-membership.js';
 
 describe('dispatcher rate limit', function () {
   this.timeout(60_000);
@@ -74,5 +75,30 @@ describe('dispatcher rate limit', function () {
     const times = requests.map((r) => r.receivedAt);
     const spanMs = Math.max(...times) - Math.min(...times);
     assert.ok(spanMs >= 1_500, `30 events at 10/s arrived within ${spanMs} ms`);
+  });
+
+  it('divides the rates among the live dispatchers, and restores them when one stops', async () => {
+    const start = () =>
+      startDispatcher({
+        natsUrl: h.nats.url,
+        configKey: h.configKey,
+        logger: createSilentLogger(),
+        allowPrivateSinks: true,
+      });
+    dispatcher = await start();
+    const other = await start();
+    try {
+      await Promise.all([
+        countReaches(dispatcher.membership, 2),
+        countReaches(other.membership, 2),
+      ]);
+      const gauge = /^herald_dispatcher_rate_limit_replicas (\d+)$/m;
+      assert.equal(gauge.exec(await dispatcher.registry.metrics())?.[1], '2');
+    } finally {
+      await other.stop();
+    }
+    await countReaches(dispatcher.membership, 1);
+    const gauge = /^herald_dispatcher_rate_limit_replicas (\d+)$/m;
+    assert.equal(gauge.exec(await dispatcher.registry.metrics())?.[1], '1');
   });
 });

@@ -194,6 +194,34 @@ describe('rate limit: delivery hook', () => {
     assert.equal(done, true);
   });
 
+  it('divides the rate among the live dispatchers, and takes the whole back when alone', async () => {
+    const clock = new FakeClock();
+    const hook = new RateLimitHook({ clock });
+    hook.setReplicaCount(2);
+    const sub = prepared('shared', 4); // 2/s here, burst 2
+    const signal = new AbortController().signal;
+    assert.equal(hook.beforeAttempt(sub, signal), undefined);
+    assert.equal(hook.beforeAttempt(sub, signal), undefined);
+    const third = hook.beforeAttempt(sub, signal);
+    assert.ok(third instanceof Promise, 'the share’s burst is 2, not 4');
+    let done = false;
+    void third.then(() => (done = true));
+    await clock.advance(499);
+    assert.equal(done, false, 'one token every 500 ms at 2/s');
+    await clock.advance(1);
+    assert.equal(done, true);
+
+    hook.setReplicaCount(1); // the other dispatcher left: 4/s again
+    const fourth = hook.beforeAttempt(sub, signal);
+    assert.ok(fourth instanceof Promise);
+    let fourthDone = false;
+    void fourth.then(() => (fourthDone = true));
+    await clock.advance(249);
+    assert.equal(fourthDone, false);
+    await clock.advance(1);
+    assert.equal(fourthDone, true, 'one token every 250 ms at 4/s');
+  });
+
   it('holds a subscription to the lower of its limit and the granted cap', async () => {
     const clock = new FakeClock();
     let cap: number | undefined = 1; // e.g. WebHook-Allowed-Rate: 60
