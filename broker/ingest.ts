@@ -2,28 +2,28 @@
  * The ingest pipeline — authenticate → authorize → validate → publish — independent of the
  * transport, so HTTP and (later) gRPC share it. Every refusal is a thrown ProblemError; the
  * transport turns it into a response. Everything before publish is synchronous: the only
- * async hop per event is the JetStream PubAck.
+ * async hop per event is the JetStream PubAck. The checks themselves: event-checks.ts; how a
+ * publish reports back: ingest-listeners.ts.
  */
-import {
-  encodeStructured,
-  isJsonEssence,
-  readMediaTypeEssence,
-} from '../core/cloudevents/index.js';
+import { encodeStructured } from '../core/cloudevents/index.js';
 import { MediaType, type CloudEvent } from '../core/cloudevents/types.js';
 import type { ConfigCache } from '../core/config/kv.js';
 import type { CompiledEventType, CompiledProducer } from '../core/config/model.js';
 import { messageIdFor } from '../core/topology.js';
 import type { AuthAttempt, ProducerAuthenticator } from './auth/authenticator.js';
 import type { ProducerCredentials } from './auth/credentials.js';
+import { checkPermission, findEventType, validateEventData } from './event-checks.js';
 import {
-  PublishHeaders,
-  type JetStreamPublisher,
-  type PublishAck,
-  type PublishListener,
-} from './jetstream-publisher.js';
+  BatchOutcome,
+  PromiseOutcome,
+  QueuedPublish,
+  SingleOutcome,
+  type StoreListener,
+} from './ingest-listeners.js';
+import { PublishHeaders, type JetStreamPublisher } from './jetstream-publisher.js';
 import { EventOutcome, UNKNOWN_LABEL, type BrokerMetrics } from './metrics.js';
-import { ProblemError, ProblemKind, buildUnavailableProblem, mapPublishError } from './problems.js';
-import { buildProducerRules, isSourceAllowed, type ProducerRules } from './producer-rules.js';
+import { ProblemError, ProblemKind, buildUnavailableProblem } from './problems.js';
+import { buildProducerRules, type ProducerRules } from './producer-rules.js';
 import { buildRateLimitProblem, type ProducerRateLimiter } from './rate-limit.js';
 import type { SchemaValidators } from './schemas.js';
 
@@ -73,102 +73,6 @@ export interface IngestListener {
   onRefused(err: unknown): void;
 }
 
-/** Told once how storing the event at `index` ended. */
-interface StoreListener {
-  onStored(receipt: Receipt, index: number): void;
-  onStoreFailed(error: ProblemError, index: number): void;
-}
-
-/** A publish waiting for the next turn of the event loop (see flushPublishQueue), then its ack. */
-class QueuedPublish implements PublishListener {
-  /** When it went to NATS (performance.now()), for the publish latency metric. */
-  sentAt = 0;
-  constructor(
-    readonly subject: string,
-    public body: string,
-    readonly msgID: string,
-    readonly headers: PublishHeaders,
-    private readonly receipt: { id: string; source: string; type: string; deprecated: boolean },
-    private readonly metrics: BrokerMetrics,
-    private readonly listener: StoreListener,
-    private readonly index: number,
-  ) {}
-
-  onPublished(err: Error | undefined, ack: PublishAck | undefined): void {
-    if (err !== undefined || ack === undefined) {
-      return this.listener.onStoreFailed(mapPublishError(err), this.index);
-    }
-    this.metrics.observePublish((performance.now() - this.sentAt) / 1000);
-    const { id, source, type, deprecated } = this.receipt;
-    const receipt: Receipt = { id, source, type, sequence: ack.seq, duplicate: ack.duplicate };
-    if (deprecated) receipt.deprecated = true;
-    this.listener.onStored(receipt, this.index);
-  }
-}
-
-/** One event's outcome: counted, then told to the listener. */
-class SingleOutcome implements StoreListener {
-  constructor(
-    private readonly pipeline: IngestPipeline,
-    private readonly producer: CompiledProducer,
-    private readonly et: CompiledEventType,
-    private readonly listener: IngestListener,
-  ) {}
-
-  onStored(receipt: Receipt): void {
-    this.pipeline.recordReceipt(this.producer, this.et, receipt);
-    this.listener.onAccepted(receipt);
-  }
-
-  onStoreFailed(error: ProblemError): void {
-    this.pipeline.recordFailure(this.producer, this.et, error);
-    this.listener.onRefused(error);
-  }
-}
-
-/** Every event of a batch settled, in order: a receipt or its error each. */
-class BatchOutcome implements StoreListener {
-  private remaining: number;
-  readonly results: (Receipt | ProblemError)[];
-  constructor(
-    count: number,
-    private readonly settled: (results: (Receipt | ProblemError)[]) => void,
-  ) {
-    this.remaining = count;
-    this.results = new Array<Receipt | ProblemError>(count);
-  }
-
-  onStored(receipt: Receipt, index: number): void {
-    this.results[index] = receipt;
-    if (--this.remaining === 0) this.settled(this.results);
-  }
-
-  onStoreFailed(error: ProblemError, index: number): void {
-    this.results[index] = error;
-    if (--this.remaining === 0) this.settled(this.results);
-  }
-}
-
-/** A listener that settles a promise. */
-class PromiseOutcome<T> implements StoreListener, IngestListener {
-  constructor(
-    private readonly resolve: (value: T) => void,
-    private readonly reject: (err: unknown) => void,
-  ) {}
-  onStored(receipt: Receipt): void {
-    this.resolve(receipt as T);
-  }
-  onStoreFailed(error: ProblemError): void {
-    this.reject(error);
-  }
-  onAccepted(receipts: Receipt | Receipt[]): void {
-    this.resolve(receipts as T);
-  }
-  onRefused(err: unknown): void {
-    this.reject(err);
-  }
-}
-
 export class IngestPipeline {
   private readonly rules = new WeakMap<CompiledProducer, ProducerRules>();
   /** Per producer, the headers of its stored messages; Nats-Msg-Id is set per publish. */
@@ -195,43 +99,9 @@ export class IngestPipeline {
 
   /** The EventType the producer publishes `event` as; 422 when unregistered, 403 when not allowed. */
   authorize(producer: CompiledProducer, event: CloudEvent): CompiledEventType {
-    const et = this.findEventType(producer, event);
-    this.checkPermission(producer, et, event);
+    const et = findEventType(this.options.cache, producer, event);
+    checkPermission(this.rulesOf(producer), producer, et, event);
     return et;
-  }
-
-  /** The registered EventType of the event in the producer's namespace; 422 when there is none. */
-  findEventType(producer: CompiledProducer, event: CloudEvent): CompiledEventType {
-    const type = event.attributes.type as string;
-    const et = this.options.cache.findEventTypeByCeType(producer.namespace, type);
-    if (et === undefined) {
-      throw new ProblemError(
-        ProblemKind.UnknownEventType,
-        `No event type "${type}" is registered in namespace "${producer.namespace}".`,
-        { extensions: { eventType: type, namespace: producer.namespace } },
-      );
-    }
-    return et;
-  }
-
-  /** 403 unless the producer may publish this type from this source. */
-  checkPermission(producer: CompiledProducer, et: CompiledEventType, event: CloudEvent): void {
-    const rules = this.rulesOf(producer);
-    if (!rules.eventTypes.has(et.name)) {
-      throw new ProblemError(
-        ProblemKind.ForbiddenType,
-        `Producer "${rules.id}" may not publish events of type "${et.type}".`,
-        { extensions: { eventType: et.type } },
-      );
-    }
-    const source = event.attributes.source as string;
-    if (!isSourceAllowed(rules, source)) {
-      throw new ProblemError(
-        ProblemKind.ForbiddenSource,
-        `Producer "${rules.id}" may not publish events with source "${source}".`,
-        { extensions: { source, allowedSources: producer.sources } },
-      );
-    }
   }
 
   /** authorize + validate; the EventType found (if any) is reported to `found` for metrics. */
@@ -240,71 +110,16 @@ export class IngestPipeline {
     event: CloudEvent,
     found: { et?: CompiledEventType },
   ): CompiledEventType {
-    const et = this.findEventType(producer, event);
+    const et = findEventType(this.options.cache, producer, event);
     found.et = et;
-    this.checkPermission(producer, et, event);
-    this.validate(et, event);
+    checkPermission(this.rulesOf(producer), producer, et, event);
+    validateEventData(this.options.validators, et, event);
     return et;
   }
 
-  /**
-   * Checks `data` against the type's `dataContentType` and then its schema; 422 listing every
-   * violation. A JSON `dataContentType` takes data the codec parsed as JSON or labelled with
-   * any JSON media type (in any charset, or as data_base64: the schema, if any, then needs it
-   * parsed); any other must be named by the event's `datacontenttype` (parameters ignored).
-   */
+  /** Checks `data` against the type's `dataContentType` and schema (event-checks.ts); 422. */
   validate(et: CompiledEventType, event: CloudEvent): void {
-    const data = event.data;
-    if (data !== undefined) {
-      const expected = readMediaTypeEssence(et.dataContentType);
-      const actual = event.attributes.datacontenttype;
-      const matches = isJsonEssence(expected)
-        ? data.kind === 'json' ||
-          (typeof actual === 'string' && isJsonEssence(readMediaTypeEssence(actual)))
-        : typeof actual === 'string' && readMediaTypeEssence(actual) === expected;
-      if (!matches) {
-        const named = typeof actual === 'string' ? readMediaTypeEssence(actual) : 'not set';
-        throw new ProblemError(
-          ProblemKind.SchemaValidationFailed,
-          `Events of type "${et.type}" carry ${expected} data; this event's datacontenttype is ${named}.`,
-          { extensions: { errors: [{ instancePath: '', message: `must be ${expected}` }] } },
-        );
-      }
-    }
-    if (et.schema === undefined) return;
-    let value: unknown;
-    if (data === undefined) value = undefined;
-    else if (data.kind === 'json') value = data.value;
-    // JSON sent in another charset: stored as its bytes, checked as what they say.
-    else if (data.kind === 'binary' && data.json !== undefined) value = data.json.value;
-    else {
-      throw new ProblemError(
-        ProblemKind.SchemaValidationFailed,
-        `Events of type "${et.type}" carry JSON data checked against a schema; this event's data is not JSON.`,
-        { extensions: { errors: [{ instancePath: '', message: 'must be JSON' }] } },
-      );
-    }
-    let result;
-    try {
-      result = this.options.validators.check(et, value);
-    } catch (err) {
-      throw new ProblemError(
-        ProblemKind.InternalError,
-        `The schema of "${et.type}" cannot be used.`,
-        {
-          reason: err instanceof Error ? err.message : String(err),
-          cause: err,
-        },
-      );
-    }
-    if (result.ok) return;
-    const more = result.violations.length - 1;
-    throw new ProblemError(
-      ProblemKind.SchemaValidationFailed,
-      `data does not match the schema of "${et.type}": ${result.firstPath} ${result.firstMessage}` +
-        (more > 0 ? ` (and ${more} more error${more > 1 ? 's' : ''})` : ''),
-      { extensions: { errors: result.violations } },
-    );
+    validateEventData(this.options.validators, et, event);
   }
 
   /** Stores one event; resolves with its receipt, rejects with a 503 (or 413) ProblemError. */

@@ -13,30 +13,18 @@
  *
  * A JetStream API error concerns one object (a refused config): it is reported and the rest
  * still applies. Anything else (timeouts, a closed connection) is thrown, for the caller to
- * retry the whole apply.
+ * retry the whole apply. The report and that rule: jetstream-report.ts; the KV buckets:
+ * jetstream-buckets.ts.
  */
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamManager,
-  type StreamConfig,
-} from '@nats-io/jetstream';
-import { Kvm } from '@nats-io/kv';
-import { openConfigBucket } from '../core/config/kv.js';
+import { JetStreamApiCodes, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { CompiledConfig } from '../core/config/model.js';
-import { openDeliveryStateBucket } from '../core/delivery-state.js';
 import type { Logger } from '../core/logging.js';
+import { consumerNameFor, EVENT_STREAM_PREFIX } from '../core/topology.js';
 import {
-  CONFIG_BUCKET,
-  consumerNameFor,
-  DELIVERY_STATE_BUCKET_DESCRIPTION,
-  DELIVERY_STATE_STREAM,
-  EVENT_STREAM_PREFIX,
-  LEDGER_BUCKET,
-  LEDGER_BUCKET_DESCRIPTION,
-  LEDGER_DEFAULT_WINDOW_MS,
-  LEDGER_STREAM,
-} from '../core/topology.js';
+  ensureConfigBucket,
+  ensureDeliveryStateBucket,
+  ensureLedgerBucket,
+} from './jetstream-buckets.js';
 import {
   buildConsumerConfig,
   buildStreamConfig,
@@ -46,7 +34,6 @@ import {
   findConsumerDrift,
   findStreamConflicts,
   findStreamDrift,
-  nanos,
   parseConsumerDescription,
   parseEventTypeStreamDescription,
   pickConsumerUpdate,
@@ -55,34 +42,16 @@ import {
   type DesiredConsumer,
   type DesiredStream,
 } from './jetstream-config.js';
+import {
+  hasCode,
+  mergeReports,
+  ReportRecorder,
+  type ApplyReport,
+  type TopologyChange,
+} from './jetstream-report.js';
 
-export interface TopologyChange {
-  object: 'stream' | 'consumer';
-  stream: string;
-  /** Durable name, for consumers. */
-  consumer?: string;
-  /** Drifted (updated) or conflicting fields. */
-  fields?: string[];
-  /** Why, for kept objects, conflicts and failures. */
-  message?: string;
-  /** The JetStream err_code of a failure. */
-  code?: number;
-}
-
-export interface ApplyReport {
-  created: TopologyChange[];
-  updated: TopologyChange[];
-  deleted: TopologyChange[];
-  /**
-   * Streams of removed EventTypes kept because their deletionPolicy is Retain (each reported
-   * once per `reportedKept` set, i.e. once per operator process).
-   */
-  kept: TopologyChange[];
-  /** Differences JetStream cannot apply in place (storage, retention, ack_policy…): left as they are. */
-  conflicts: TopologyChange[];
-  /** Objects JetStream refused; the rest of the topology still applied. */
-  failed: TopologyChange[];
-}
+// Where operator/main.ts, kube/status.ts and the tests have always found them.
+export { emptyReport, isReportEmpty, mergeReports, type ApplyReport } from './jetstream-report.js';
 
 export interface ApplyTopologyOptions {
   logger?: Logger;
@@ -124,58 +93,16 @@ export interface ApplyTopologyOptions {
   reportedKept?: Set<string>;
 }
 
-export function emptyReport(): ApplyReport {
-  return { created: [], updated: [], deleted: [], kept: [], conflicts: [], failed: [] };
-}
-
-export function isReportEmpty(report: ApplyReport): boolean {
-  return Object.values(report).every((list: unknown[]) => list.length === 0);
-}
-
-/** One report of two phases, in order. */
-export function mergeReports(a: ApplyReport, b: ApplyReport): ApplyReport {
-  const out = emptyReport();
-  for (const key of Object.keys(out) as (keyof ApplyReport)[]) out[key] = [...a[key], ...b[key]];
-  return out;
-}
-
-/** The stream behind KV `herald-config` (Kvm's naming). */
-const CONFIG_STREAM = `KV_${CONFIG_BUCKET}`;
-
-const hasCode = (err: unknown, code: number): boolean =>
-  err instanceof JetStreamApiError && err.code === code;
-
-/** Per-object steps, recorded in one report (also used by jetstream-resource-apply.ts). */
-export class TopologyApplier {
-  readonly report: ApplyReport = emptyReport();
+/** Per-object steps for streams and consumers (also used by jetstream-resource-apply.ts). */
+export class TopologyApplier extends ReportRecorder {
   /** Streams that could not be made to exist: their consumers are skipped. */
   private readonly missingStreams = new Set<string>();
 
   constructor(
     private readonly jsm: JetStreamManager,
-    private readonly log: Logger | undefined,
-  ) {}
-
-  private record(list: keyof ApplyReport, change: TopologyChange, msg: string): void {
-    this.report[list].push(change);
-    if (list === 'failed' || list === 'conflicts') this.log?.warn({ ...change }, msg);
-    else this.log?.info({ ...change }, msg);
-  }
-
-  /** Runs one object's step; a JetStream refusal is recorded, anything else propagates. */
-  private async guard(change: TopologyChange, step: () => Promise<void>): Promise<boolean> {
-    try {
-      await step();
-      return true;
-    } catch (err) {
-      if (!(err instanceof JetStreamApiError)) throw err;
-      this.record(
-        'failed',
-        { ...change, code: err.code, message: err.message },
-        'JetStream refused a change',
-      );
-      return false;
-    }
+    log: Logger | undefined,
+  ) {
+    super(log);
   }
 
   async ensureStream(desired: DesiredStream): Promise<void> {
@@ -280,90 +207,6 @@ export class TopologyApplier {
     return deleted;
   }
 
-  /**
-   * The delivery ledger's KV bucket, made by Kvm as the dispatcher makes it (whichever runs
-   * first creates it; both give it the same shape). Only its replicas, description and — when
-   * asked — its TTL are kept in line.
-   */
-  async ensureLedgerBucket(replicas: number, windowMs: number | undefined): Promise<void> {
-    const ref: TopologyChange = { object: 'stream', stream: LEDGER_STREAM };
-    await this.guard(ref, async () => {
-      let actual: StreamConfig;
-      try {
-        actual = (await this.jsm.streams.info(LEDGER_STREAM)).config;
-      } catch (err) {
-        if (!hasCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
-        await new Kvm(this.jsm.jetstream()).create(LEDGER_BUCKET, {
-          history: 1,
-          ttl: windowMs ?? LEDGER_DEFAULT_WINDOW_MS,
-          replicas,
-          description: LEDGER_BUCKET_DESCRIPTION,
-        });
-        this.record('created', ref, 'delivery ledger bucket created');
-        return;
-      }
-      const desired: Partial<StreamConfig> = {
-        num_replicas: replicas,
-        description: LEDGER_BUCKET_DESCRIPTION,
-        ...(windowMs !== undefined && { max_age: nanos(windowMs) }),
-      };
-      const drift = (Object.keys(desired) as (keyof StreamConfig)[]).filter(
-        (f) => desired[f] !== actual[f],
-      );
-      if (drift.length === 0) return;
-      await this.jsm.streams.update(LEDGER_STREAM, desired);
-      this.record('updated', { ...ref, fields: drift }, 'delivery ledger bucket updated');
-    });
-  }
-
-  /**
-   * The config bucket, made as brokers and dispatchers make it (any of them may start first,
-   * with one replica); only its replicas are kept in line, so the operator's setting wins.
-   */
-  async ensureConfigBucket(replicas: number): Promise<void> {
-    const ref: TopologyChange = { object: 'stream', stream: CONFIG_STREAM };
-    await this.guard(ref, async () => {
-      let actual: StreamConfig;
-      try {
-        actual = (await this.jsm.streams.info(CONFIG_STREAM)).config;
-      } catch (err) {
-        if (!hasCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
-        await openConfigBucket(this.jsm.jetstream(), replicas);
-        this.record('created', ref, 'config bucket created');
-        return;
-      }
-      if (actual.num_replicas === replicas) return;
-      await this.jsm.streams.update(CONFIG_STREAM, { num_replicas: replicas });
-      this.record('updated', { ...ref, fields: ['num_replicas'] }, 'config bucket updated');
-    });
-  }
-
-  /**
-   * The endpoint-health bucket (core/delivery-state.ts), made as the dispatcher makes it;
-   * only its replicas and description are kept in line.
-   */
-  async ensureDeliveryStateBucket(replicas: number): Promise<void> {
-    const ref: TopologyChange = { object: 'stream', stream: DELIVERY_STATE_STREAM };
-    await this.guard(ref, async () => {
-      let actual: StreamConfig;
-      try {
-        actual = (await this.jsm.streams.info(DELIVERY_STATE_STREAM)).config;
-      } catch (err) {
-        if (!hasCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
-        await openDeliveryStateBucket(this.jsm.jetstream(), replicas);
-        this.record('created', ref, 'delivery state bucket created');
-        return;
-      }
-      const desired = { num_replicas: replicas, description: DELIVERY_STATE_BUCKET_DESCRIPTION };
-      const drift = (Object.keys(desired) as (keyof typeof desired)[]).filter(
-        (f) => desired[f] !== actual[f],
-      );
-      if (drift.length === 0) return;
-      await this.jsm.streams.update(DELIVERY_STATE_STREAM, desired);
-      this.record('updated', { ...ref, fields: drift }, 'delivery state bucket updated');
-    });
-  }
-
   keepStream(stream: string, message: string): void {
     this.record('kept', { object: 'stream', stream, message }, 'stream kept');
   }
@@ -465,9 +308,9 @@ export async function ensureTopology(
   for (const s of buildSystemStreamConfigs(options.systemReplicas, options.attemptLog))
     await applier.ensureStream(s);
   for (const c of buildSystemConsumerConfigs()) await applier.ensureConsumer(c.stream, c.consumer);
-  await applier.ensureConfigBucket(options.systemReplicas ?? 1);
-  await applier.ensureLedgerBucket(options.systemReplicas ?? 1, options.ledgerWindowMs);
-  await applier.ensureDeliveryStateBucket(options.systemReplicas ?? 1);
+  await ensureConfigBucket(jsm, applier, options.systemReplicas ?? 1);
+  await ensureLedgerBucket(jsm, applier, options.systemReplicas ?? 1, options.ledgerWindowMs);
+  await ensureDeliveryStateBucket(jsm, applier, options.systemReplicas ?? 1);
   for (const et of config.eventTypes) await applier.ensureStream(buildStreamConfig(et));
   for (const sub of config.subscriptions) {
     for (const c of sub.consumers)
