@@ -1,7 +1,7 @@
 /**
  * The operator's HERALD_ATTEMPTS limits (docs/delivery.md "Attempt log"): three flags, spread
- * into the FLAGS table, and their reading into typed limits. Kept apart so cli/flags.ts stays
- * the generic part. The defaults are the operator's own (SystemStreamLimits.attempts).
+ * into the FLAGS table (cli/flag-table.ts), and their reading into typed limits. The defaults
+ * are the operator's own (SystemStreamLimits.attempts).
  */
 import { ErrorCode, HeraldError } from '../core/errors.js';
 import { parseByteQuantity, parseDuration } from '../core/duration.js';

@@ -23,6 +23,7 @@ import { consumerNameFor, EVENT_STREAM_PREFIX } from '../core/topology.js';
 import {
   ensureConfigBucket,
   ensureDeliveryStateBucket,
+  ensureReplicasBucket,
   ensureLedgerBucket,
 } from './jetstream-buckets.js';
 import {
@@ -311,6 +312,7 @@ export async function ensureTopology(
   await ensureConfigBucket(jsm, applier, options.systemReplicas ?? 1);
   await ensureLedgerBucket(jsm, applier, options.systemReplicas ?? 1, options.ledgerWindowMs);
   await ensureDeliveryStateBucket(jsm, applier, options.systemReplicas ?? 1);
+  await ensureReplicasBucket(jsm, applier, options.systemReplicas ?? 1);
   for (const et of config.eventTypes) await applier.ensureStream(buildStreamConfig(et));
   for (const sub of config.subscriptions) {
     for (const c of sub.consumers)

@@ -9,6 +9,12 @@ import { Kvm } from '@nats-io/kv';
 import { openConfigBucket } from '../core/config/kv.js';
 import { openDeliveryStateBucket } from '../core/delivery-state.js';
 import {
+  DEFAULT_REPLICA_TTL_MS,
+  REPLICAS_BUCKET,
+  REPLICAS_BUCKET_DESCRIPTION,
+  openReplicasBucket,
+} from '../core/replica-membership.js';
+import {
   CONFIG_BUCKET,
   DELIVERY_STATE_BUCKET_DESCRIPTION,
   DELIVERY_STATE_STREAM,
@@ -94,28 +100,60 @@ export async function ensureLedgerBucket(
  * The endpoint-health bucket (core/delivery-state.ts), made as the dispatcher makes it;
  * only its replicas and description are kept in line.
  */
-export async function ensureDeliveryStateBucket(
+export function ensureDeliveryStateBucket(
   jsm: JetStreamManager,
   recorder: ReportRecorder,
   replicas: number,
 ): Promise<void> {
-  const ref: TopologyChange = { object: 'stream', stream: DELIVERY_STATE_STREAM };
+  return ensureSharedBucket(jsm, recorder, replicas, {
+    stream: DELIVERY_STATE_STREAM,
+    description: DELIVERY_STATE_BUCKET_DESCRIPTION,
+    label: 'delivery state bucket',
+    create: () => openDeliveryStateBucket(jsm.jetstream(), replicas),
+  });
+}
+
+/**
+ * The live-replica bucket behind shared rate limits (core/replica-membership.ts), made as
+ * brokers and dispatchers make it; only its replicas and description are kept in line.
+ */
+export function ensureReplicasBucket(
+  jsm: JetStreamManager,
+  recorder: ReportRecorder,
+  replicas: number,
+): Promise<void> {
+  return ensureSharedBucket(jsm, recorder, replicas, {
+    stream: `KV_${REPLICAS_BUCKET}`,
+    description: REPLICAS_BUCKET_DESCRIPTION,
+    label: 'replicas bucket',
+    create: () => openReplicasBucket(jsm.jetstream(), DEFAULT_REPLICA_TTL_MS, replicas),
+  });
+}
+
+/** Creates a bucket others may have made first, or brings its replicas and description in line. */
+async function ensureSharedBucket(
+  jsm: JetStreamManager,
+  recorder: ReportRecorder,
+  replicas: number,
+  bucket: { stream: string; description: string; label: string; create: () => Promise<unknown> },
+): Promise<void> {
+  const ref: TopologyChange = { object: 'stream', stream: bucket.stream };
   await recorder.guard(ref, async () => {
     let actual: StreamConfig;
     try {
-      actual = (await jsm.streams.info(DELIVERY_STATE_STREAM)).config;
+      actual = (await jsm.streams.info(bucket.stream)).config;
     } catch (err) {
       if (!hasCode(err, JetStreamApiCodes.StreamNotFound)) throw err;
-      await openDeliveryStateBucket(jsm.jetstream(), replicas);
-      recorder.record('created', ref, 'delivery state bucket created');
+      await bucket.create();
+      recorder.record('created', ref, `${bucket.label} created`);
       return;
     }
-    const desired = { num_replicas: replicas, description: DELIVERY_STATE_BUCKET_DESCRIPTION };
+    const desired = { num_replicas: replicas, description: bucket.description };
     const drift = (Object.keys(desired) as (keyof typeof desired)[]).filter(
       (f) => desired[f] !== actual[f],
     );
     if (drift.length === 0) return;
-    await jsm.streams.update(DELIVERY_STATE_STREAM, desired);
-    recorder.record('updated', { ...ref, fields: drift }, 'delivery state bucket updated');
+    await jsm.streams.update(bucket.stream, desired);
+    recorder.record('updated', { ...ref, fields: drift }, `${bucket.label} updated`);
   });
 }

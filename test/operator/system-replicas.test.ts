@@ -15,6 +15,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { openConfigBucket } from '../../core/config/kv.js';
 import { generateConfigKey, parseConfigKey } from '../../core/config/seal.js';
 import { createSilentLogger } from '../../core/logging.js';
+import { REPLICAS_BUCKET } from '../../core/replica-membership.js';
 import {
   ATTEMPTS_STREAM,
   CONFIG_BUCKET,
@@ -45,6 +46,7 @@ const SYSTEM_STREAMS = [
   CONFIG_STREAM,
   LEDGER_STREAM,
   DELIVERY_STATE_STREAM,
+  `KV_${REPLICAS_BUCKET}`,
 ] as const;
 const NS = 'shop';
 const ORDER_STREAM = streamNameFor(NS, 'order-created');
