@@ -4,73 +4,30 @@
  * would refuse (zero, negative, not a duration or size) are refused at render time.
  */
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
-import { findKubeTools } from '../support/kube-tools.js';
-import { REPO_ROOT } from '../support/processes.js';
+import {
+  createOperatorRenderer,
+  readOperatorEnv,
+  type OperatorRenderer,
+} from './render-operator.js';
 
-const execFileAsync = promisify(execFile);
-const CHART = join(REPO_ROOT, 'charts/herald');
 const ENV_NAMES = [
   'HERALD_ATTEMPTS_MAX_AGE',
   'HERALD_ATTEMPTS_MAX_BYTES',
   'HERALD_ATTEMPTS_MAX_PER_SUBJECT',
 ] as const;
 
-interface Rendered {
-  kind: string;
-  metadata: { name: string };
-  spec?: {
-    template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } };
-  };
-}
-
 describe('Helm chart: operator.attemptLog', function () {
   this.timeout(60_000);
-  let helmHome: string;
+  let renderer: OperatorRenderer;
 
   before(() => {
-    helmHome = mkdtempSync(join(tmpdir(), 'herald-chart-attempt-log-'));
+    renderer = createOperatorRenderer();
   });
-  after(() => rmSync(helmHome, { recursive: true, force: true }));
+  after(() => renderer.close());
 
-  /** `helm template` of the operator Deployment; resolves with exit code, stdout and stderr. */
-  async function renderOperator(
-    set: string[],
-  ): Promise<{ code: number; stdout: string; stderr: string }> {
-    const args = ['template', 'herald', CHART, '--namespace', 'herald-system'];
-    args.push('--show-only', 'templates/operator.yaml', '--set', 'nats.url=nats://nats:4222');
-    for (const s of set) args.push('--set', s);
-    try {
-      const { stdout, stderr } = await execFileAsync(findKubeTools().helm, args, {
-        // Helm's cache and config in a scratch dir, never the user's; no cluster is contacted.
-        env: {
-          ...process.env,
-          HELM_CACHE_HOME: join(helmHome, 'cache'),
-          HELM_CONFIG_HOME: join(helmHome, 'config'),
-          HELM_DATA_HOME: join(helmHome, 'data'),
-        },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code?: number; stdout?: string; stderr?: string };
-      return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-    }
-  }
-
+  const renderOperator = (set: string[]) => renderer.render(set);
   /** The three env vars of the operator container, in ENV_NAMES order. */
-  function attemptLogEnv(stdout: string): (string | undefined)[] {
-    const deployment = parseAllDocuments(stdout)
-      .map((d) => d.toJS() as Rendered | null)
-      .find((o) => o?.kind === 'Deployment' && o.metadata.name === 'herald-operator');
-    assert.ok(deployment, `no operator Deployment in:\n${stdout}`);
-    const env = deployment.spec?.template?.spec?.containers?.[0]?.env ?? [];
-    return ENV_NAMES.map((name) => env.find((e) => e.name === name)?.value);
-  }
+  const attemptLogEnv = (stdout: string) => ENV_NAMES.map((name) => readOperatorEnv(stdout, name));
 
   it('passes the CLI defaults (7d, 256Mi, 10000), and the values set, to the operator', async () => {
     const [defaults, custom, plainNumbers] = await Promise.all([
