@@ -164,6 +164,11 @@ export class ReplicaMembership extends EventEmitter<{ change: [count: number] }>
       key: `${this.options.role}.>`,
       include: KvWatchInclude.UpdatesOnly,
     });
+    // stop() may have run while the watch was being set up: it could not stop this one.
+    if (this.stopped) {
+      watch.stop();
+      return;
+    }
     this.watch = watch;
     void (async () => {
       for await (const e of watch) {
