@@ -64,6 +64,8 @@ export class ReplicaMembership extends EventEmitter<{ change: [count: number] }>
   private readonly log: Logger;
   private kv: KV | undefined;
   private watch: Awaited<ReturnType<KV['watch']>> | undefined;
+  /** The key listing of the refresh running, if any. */
+  private listing: Awaited<ReturnType<KV['keys']>> | undefined;
   /** Keys of the live replicas of this role, this one's included. */
   private members = new Set<string>();
   private current = 1;
@@ -119,8 +121,14 @@ export class ReplicaMembership extends EventEmitter<{ change: [count: number] }>
     this.stopped = true;
     clearInterval(this.timer);
     this.watch?.stop();
-    // An announcement already sent goes first on this connection, so the delete wins.
-    const deleted = this.kv?.delete(this.key).catch(() => undefined);
+    this.listing?.stop();
+    // A refresh still running (its key listing is a consumer of its own) ends first, or it
+    // would outlive the connection; an announcement already sent goes first on this
+    // connection, so the delete wins.
+    const deleted = (async () => {
+      await this.running?.catch(() => undefined);
+      await this.kv?.delete(this.key).catch(() => undefined);
+    })();
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([deleted, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
@@ -135,7 +143,16 @@ export class ReplicaMembership extends EventEmitter<{ change: [count: number] }>
       await this.kv.put(this.key, JSON.stringify({ role: this.options.role, at: Date.now() }));
       if (this.watch === undefined) await this.startWatch(this.kv);
       const keys = new Set<string>([this.key]);
-      for await (const k of await this.kv.keys(`${this.options.role}.>`)) keys.add(k);
+      const listing = await this.kv.keys(`${this.options.role}.>`);
+      // A listing is an ordered consumer with a heartbeat timer: stop() ends it, or it would
+      // outlive the connection (its timer then logs ClosedConnectionError every 5 s).
+      this.listing = listing;
+      try {
+        for await (const k of listing) keys.add(k);
+      } finally {
+        this.listing = undefined;
+      }
+      if (this.stopped) return;
       this.members = keys;
       if (this.degraded) {
         this.degraded = false;
