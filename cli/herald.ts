@@ -164,10 +164,26 @@ function requireNats(values: FlagValues, command: string): string {
   return url;
 }
 
-function onShutdown(stop: () => Promise<void>): void {
+/** The commands that keep running until a signal stops them. */
+const LONG_RUNNING: ReadonlySet<string> = new Set([
+  'run',
+  'operator',
+  'broker',
+  'dispatcher',
+  'sink',
+]);
+
+/**
+ * SIGINT/SIGTERM stop a long-running part cleanly. The handlers go in before the part starts:
+ * a signal while it starts (e.g. right after `herald run` printed its banner, before it
+ * returned) is held and acted on once it has started, instead of killing the process midway.
+ */
+function trapShutdown(): (stop: () => Promise<void>) => void {
+  let stop: (() => Promise<void>) | undefined;
+  let requested = false;
   let stopping = false;
-  const handler = (): void => {
-    if (stopping) process.exit(130);
+  const begin = (): void => {
+    if (!stop || stopping) return;
     stopping = true;
     stop().then(
       () => process.exit(0),
@@ -177,8 +193,18 @@ function onShutdown(stop: () => Promise<void>): void {
       },
     );
   };
+  const handler = (): void => {
+    // A second signal while stopping, or while still starting, does not wait any longer.
+    if (stopping || requested) process.exit(130);
+    requested = true;
+    begin();
+  };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  return (started) => {
+    stop = started;
+    if (requested) begin();
+  };
 }
 
 /**
@@ -326,9 +352,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
+    const onStarted = LONG_RUNNING.has(name) ? trapShutdown() : undefined;
     const started = await startCommand(name as CommandName, values, positionals);
     if (typeof started === 'number') return started;
-    onShutdown(started);
+    onStarted?.(started);
     return -1; // keep running
   } catch (err) {
     console.error(`herald ${name}: ${isHeraldError(err) ? err.message : (err as Error).message}`);
